@@ -1,0 +1,215 @@
+"""Verify the converged gateway as its users see it: over HTTP from another machine
+(the control node), and as an operator on the host would inspect it."""
+
+import concurrent.futures
+import json
+import pathlib
+import time
+
+import pytest
+import requests
+import yaml
+from ansible.parsing.vault import VaultLib, VaultSecret
+
+testinfra_hosts = ["hx-api-server"]
+
+ROOT = pathlib.Path(__file__).resolve().parents[3]
+BACKENDS = {"http://hx-llm01:11434": "hx-llm01", "http://hx-llm02:11434": "hx-llm02"}
+ALIASES = {m["name"] for m in yaml.safe_load((ROOT / "group_vars/all/main.yml").read_text())["hx_litellm_proxy_models"]}
+PINNED = yaml.safe_load((ROOT / "roles/hx_litellm_proxy/defaults/main.yml").read_text())["hx_litellm_proxy_version"]
+FANOUT_REQUESTS = 24
+
+
+@pytest.fixture(scope="module")
+def master_key():
+    """The key the playbook took from the encrypted group_vars/all/vault.yml."""
+    secret = VaultSecret((ROOT / "tests/lab/vault-password").read_bytes().strip())
+    plain = VaultLib([("default", secret)]).decrypt((ROOT / "group_vars/all/vault.yml").read_bytes())
+    return yaml.safe_load(plain)["vault_hx_litellm_proxy_master_key"]
+
+
+@pytest.fixture(scope="module")
+def base_url(host):
+    address = host.interface("eth0").addresses[0]
+    return "http://%s:4000" % address
+
+
+@pytest.fixture(scope="module")
+def auth(master_key):
+    return {"Authorization": "Bearer " + master_key}
+
+
+def _journal(host):
+    return host.run("journalctl -u litellm --no-pager -o cat -n 80").stdout
+
+
+@pytest.fixture(autouse=True)
+def _journal_on_failure(host, request):
+    """A failing service test shows `journalctl -u litellm` before it fails."""
+    yield
+    report = getattr(request.node, "rep_call", None)
+    if report is not None and report.failed:
+        print("\n--- journalctl -u litellm (last 80 lines) ---\n" + _journal(host))
+
+
+def _chat(base_url, auth, alias, stream=False, timeout=60):
+    return requests.post(
+        base_url + "/v1/chat/completions",
+        headers=auth,
+        json={"model": alias, "stream": stream, "messages": [{"role": "user", "content": "ping"}]},
+        timeout=timeout,
+        stream=stream,
+    )
+
+
+def test_service_is_active_enabled_and_runs_as_the_service_user(host):
+    service = host.service("litellm")
+    assert service.is_running
+    assert service.is_enabled
+    pid = host.run("systemctl show -p MainPID --value litellm").stdout.strip()
+    assert host.run("ps -o user= -p %s" % pid).stdout.strip() == "litellm"
+
+
+def test_service_user_has_no_shell_and_no_home_under_home(host):
+    user = host.user("litellm")
+    assert user.exists
+    assert user.shell == "/usr/sbin/nologin"
+    assert not user.home.startswith("/home")
+    assert user.uid < 1000
+
+
+def test_proxy_listens_on_the_configured_port(host):
+    assert host.socket("tcp://0.0.0.0:4000").is_listening
+
+
+def test_readiness_answers_without_a_key(base_url):
+    response = requests.get(base_url + "/health/readiness", timeout=10)
+    assert response.status_code == 200
+    assert response.json()["status"] == "healthy"
+
+
+def test_models_refused_without_a_key_and_with_a_wrong_key(base_url):
+    assert requests.get(base_url + "/v1/models", timeout=10).status_code == 401
+    wrong = {"Authorization": "Bearer sk-not-the-master-key-0000000000"}
+    # Without a database LiteLLM answers an unknown key with 400 "No connected db".
+    assert requests.get(base_url + "/v1/models", headers=wrong, timeout=10).status_code in (400, 401)
+
+
+def test_models_lists_exactly_the_aliases_of_group_vars(base_url, auth):
+    response = requests.get(base_url + "/v1/models", headers=auth, timeout=10)
+    assert response.status_code == 200
+    assert {m["id"] for m in response.json()["data"]} == ALIASES
+
+
+@pytest.mark.parametrize("alias", sorted(ALIASES))
+def test_chat_completion_through_every_alias_reaches_a_stand_in_backend(base_url, auth, alias):
+    response = _chat(base_url, auth, alias)
+    assert response.status_code == 200, response.text[:300]
+    content = response.json()["choices"][0]["message"]["content"]
+    backend = BACKENDS[response.headers["x-litellm-model-api-base"]]
+    assert content == "hello from %s" % backend
+    assert response.headers["x-litellm-version"] == PINNED
+
+
+def test_streaming_completion_arrives_in_chunks(base_url, auth):
+    alias = sorted(ALIASES)[0]
+    response = _chat(base_url, auth, alias, stream=True)
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/event-stream")
+    events = [line[len("data: "):] for line in response.iter_lines(decode_unicode=True) if line.startswith("data: ")]
+    assert events[-1] == "[DONE]"
+    chunks = [json.loads(e) for e in events[:-1]]
+    text = "".join(c["choices"][0]["delta"].get("content") or "" for c in chunks)
+    assert len(chunks) >= 3, "expected several chunks, got %d" % len(chunks)
+    assert text in {"hello from %s" % name for name in BACKENDS.values()}
+
+
+@pytest.mark.parametrize("alias", sorted(ALIASES))
+def test_concurrent_requests_reach_both_backends(base_url, auth, alias):
+    def one(_):
+        started = time.monotonic()
+        response = _chat(base_url, auth, alias)
+        return response.status_code, response.headers.get("x-litellm-model-api-base"), time.monotonic() - started
+
+    with concurrent.futures.ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(one, range(FANOUT_REQUESTS)))
+    statuses = [r[0] for r in results]
+    spread = {b: sum(1 for r in results if r[1] == b) for b in BACKENDS}
+    latencies = sorted(r[2] for r in results)
+    print("%s: %d requests, distribution %s, p50 %.3fs, max %.3fs"
+          % (alias, len(results), spread, latencies[len(latencies) // 2], latencies[-1]))
+    assert statuses == [200] * FANOUT_REQUESTS
+    assert all(count > 0 for count in spread.values()), "a backend got no traffic: %s" % spread
+
+
+def test_config_and_secret_files_have_owner_group_and_mode(host):
+    expected = {
+        "/etc/litellm": ("root", "litellm", 0o750),
+        "/etc/litellm/config.yaml": ("root", "litellm", 0o640),
+        "/etc/litellm/litellm.env": ("root", "litellm", 0o640),
+        "/etc/systemd/system/litellm.service": ("root", "root", 0o644),
+        "/opt/litellm/venv": ("root", "root", 0o755),
+    }
+    for path, (user, group, mode) in expected.items():
+        f = host.file(path)
+        assert (f.user, f.group, f.mode) == (user, group, mode), path
+
+
+def test_venv_is_read_only_to_the_service_user_and_outside_home(host):
+    probe = host.run("runuser -u litellm -- touch /opt/litellm/venv/bin/probe")
+    assert probe.rc != 0
+    assert host.run("runuser -u litellm -- cat /etc/litellm/config.yaml").rc == 0
+    assert host.file("/opt/litellm/venv/bin/litellm").exists
+
+
+def test_config_has_one_entry_per_alias_and_backend_and_no_literal_key(host):
+    config = yaml.safe_load(host.file("/etc/litellm/config.yaml").content_string)
+    pairs = {(e["model_name"], e["litellm_params"]["api_base"]) for e in config["model_list"]}
+    assert pairs == {(a, b) for a in ALIASES for b in BACKENDS}
+    assert all(e["litellm_params"]["model"].startswith("ollama_chat/") for e in config["model_list"])
+    assert config["general_settings"]["master_key"] == "os.environ/LITELLM_MASTER_KEY"
+    assert config["router_settings"]["routing_strategy"] == "least-busy"
+
+
+def test_master_key_only_in_the_environment_file(host, master_key):
+    assert master_key in host.file("/etc/litellm/litellm.env").content_string
+    for path in ("/etc/litellm/config.yaml", "/etc/systemd/system/litellm.service"):
+        assert master_key not in host.file(path).content_string, path
+    assert master_key not in host.run("journalctl --no-pager -o cat").stdout
+    assert master_key not in host.run("systemctl show litellm").stdout
+
+
+def test_unit_is_hardened(host):
+    props = dict(
+        line.split("=", 1)
+        for line in host.run(
+            "systemctl show litellm -p NoNewPrivileges -p ProtectSystem -p ProtectHome -p PrivateTmp "
+            "-p PrivateDevices -p CapabilityBoundingSet -p Restart -p UMask -p ReadWritePaths"
+        ).stdout.splitlines()
+    )
+    assert props["NoNewPrivileges"] == "yes"
+    assert props["ProtectSystem"] == "strict"
+    assert props["ProtectHome"] == "yes"
+    assert props["PrivateTmp"] == "yes"
+    assert props["PrivateDevices"] == "yes"
+    assert props["CapabilityBoundingSet"] == ""
+    assert props["Restart"] == "always"
+    assert props["UMask"] == "0077"
+    score = host.run("systemd-analyze security litellm --no-pager | tail -n 1").stdout.strip()
+    print("systemd-analyze security: " + score)
+
+
+def test_service_comes_back_after_being_killed(host, base_url):
+    old = host.run("systemctl show -p MainPID --value litellm").stdout.strip()
+    host.run("kill -9 %s" % old)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        try:
+            if requests.get(base_url + "/health/readiness", timeout=3).status_code == 200:
+                break
+        except requests.RequestException:
+            pass
+        time.sleep(2)
+    new = host.run("systemctl show -p MainPID --value litellm").stdout.strip()
+    assert new not in (old, "0")
+    assert requests.get(base_url + "/health/readiness", timeout=5).status_code == 200

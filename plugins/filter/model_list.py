@@ -1,0 +1,153 @@
+# -*- coding: utf-8 -*-
+# Copyright: hx.litellm contributors
+# Apache License 2.0 (see LICENSE)
+"""Expand model aliases x backends into LiteLLM ``model_list`` entries.
+
+LiteLLM has no notion of a "backend pool": the pool behind an alias IS the set of
+``model_list`` entries sharing one ``model_name``. Building that set is a loop of
+loops with a few per-alias overrides, which reads far better here than in Jinja.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import urlsplit
+
+from ansible.errors import AnsibleFilterError
+
+DOCUMENTATION = r"""
+name: model_list
+author: hx.litellm contributors
+version_added: 0.1.0
+short_description: Expand aliases x backends into LiteLLM model_list entries
+description:
+  - Returns one LiteLLM C(model_list) entry per alias and backend, with the provider
+    prefix rendered into C(model), the backend URL as C(api_base) and timeouts and
+    retries in C(litellm_params), where LiteLLM reads them.
+  - An alias may restrict itself to a subset of backends with C(backends).
+options:
+  _input:
+    description: List of aliases (C(name), C(model), optional C(provider), C(backends),
+      C(timeout), C(stream_timeout), C(num_retries), C(max_input_tokens), C(mode)).
+    type: list
+    elements: dict
+    required: true
+  backends:
+    description: Backend base URLs (http(s)://host:port) every alias is served by.
+    type: list
+    elements: str
+    required: true
+  defaults:
+    description: Default C(timeout), C(stream_timeout) and C(num_retries) for every entry.
+    type: dict
+"""
+
+EXAMPLES = r"""
+model_list: "{{ hx_litellm_proxy_models | hx.litellm.model_list(hx_litellm_proxy_backends, {'timeout': 30}) }}"
+"""
+
+RETURN = r"""
+_value:
+  description: LiteLLM model_list entries, aliases in input order, backends in input order.
+  type: list
+  elements: dict
+"""
+
+# Providers the role knows how to render. ollama_chat calls Ollama's /api/chat;
+# ollama calls /api/generate with a templated prompt; hosted_vllm and openai speak
+# the OpenAI wire format (api_base must then end in /v1).
+PROVIDERS = ("ollama_chat", "ollama", "hosted_vllm", "openai")
+
+_PER_ENTRY_PARAMS = ("timeout", "stream_timeout", "num_retries")
+
+
+def _check_url(url, where):
+    """Return url without a trailing slash, or fail unless it is http(s)://host:port[/path]."""
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        port = parts.port if parts else None
+    except ValueError:  # port out of range or not a number
+        parts, port = None, None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or port is None
+        or port < 1
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+        or any(c.isspace() for c in url)
+    ):
+        raise AnsibleFilterError(
+            "%s: backend %r is not a URL of the form http(s)://host:port" % (where, url)
+        )
+    return url.rstrip("/")
+
+
+def model_list(models, backends, defaults=None):
+    """Return LiteLLM model_list entries for every alias x backend."""
+    defaults = dict(defaults or {})
+    if not isinstance(models, list) or not models:
+        raise AnsibleFilterError("model_list: at least one alias is required")
+    if not isinstance(backends, list):
+        raise AnsibleFilterError("model_list: backends must be a list of URLs")
+    pool = [_check_url(b, "model_list") for b in backends]
+
+    seen = set()
+    entries = []
+    for index, alias in enumerate(models):
+        if not isinstance(alias, dict):
+            raise AnsibleFilterError("model_list: alias #%d is not a mapping" % (index + 1))
+        name = alias.get("name")
+        target = alias.get("model")
+        if not name or not isinstance(name, str):
+            raise AnsibleFilterError("model_list: alias #%d has no name" % (index + 1))
+        if not target or not isinstance(target, str):
+            raise AnsibleFilterError("model_list: alias %r has no model" % name)
+        if name in seen:
+            raise AnsibleFilterError("model_list: alias %r is defined twice" % name)
+        seen.add(name)
+
+        provider = alias.get("provider") or "ollama_chat"
+        if provider not in PROVIDERS:
+            raise AnsibleFilterError(
+                "model_list: alias %r has unknown provider %r (one of: %s)"
+                % (name, provider, ", ".join(PROVIDERS))
+            )
+        own = alias.get("backends")
+        alias_pool = [_check_url(b, "alias %r" % name) for b in own] if own else pool
+        if not alias_pool:
+            raise AnsibleFilterError("model_list: alias %r has no backend" % name)
+
+        params = {}
+        for key in _PER_ENTRY_PARAMS:
+            value = alias.get(key, defaults.get(key))
+            if value is not None:
+                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                    raise AnsibleFilterError(
+                        "model_list: alias %r: %s must be a number >= 0, got %r" % (name, key, value)
+                    )
+                params[key] = value
+
+        model_info = {"mode": alias.get("mode", "chat")}
+        if alias.get("max_input_tokens") is not None:
+            model_info["max_input_tokens"] = alias["max_input_tokens"]
+
+        for api_base in alias_pool:
+            litellm_params = {"model": "%s/%s" % (provider, target), "api_base": api_base}
+            litellm_params.update(params)
+            entries.append(
+                {
+                    "model_name": name,
+                    "litellm_params": litellm_params,
+                    "model_info": dict(model_info),
+                }
+            )
+    return entries
+
+
+class FilterModule(object):
+    """hx.litellm filters."""
+
+    def filters(self):
+        return {"model_list": model_list}

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The local lab: `tests/lab/lab.sh up` builds what it needs and runs the main job
+# (litellm_enforce.yml, --check --diff then for real); `tests/lab/lab.sh down` removes it.
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+ROOT=$PWD
+
+case "${1:-up}" in
+  up)
+    bash tests/bootstrap.sh
+    # shellcheck disable=SC1091
+    source .venv/bin/activate
+    export ANSIBLE_FORCE_COLOR="${ANSIBLE_FORCE_COLOR:-1}"
+    inv=(-i tests/lab/inventory.ini)
+    vault=(--vault-password-file tests/lab/vault-password)
+    echo "==> lab: creating the gateway and backend containers"
+    ansible-playbook "${inv[@]}" tests/lab/up.yml
+    echo "==> lab: litellm_enforce.yml --check --diff (dry run)"
+    ansible-playbook "${inv[@]}" "${vault[@]}" playbooks/litellm_enforce.yml --check --diff
+    echo "==> lab: litellm_enforce.yml (apply)"
+    ansible-playbook "${inv[@]}" "${vault[@]}" playbooks/litellm_enforce.yml
+    port="${HX_LAB_PORT:-4000}"
+    cat <<MSG
+
+==> lab is up: LiteLLM on http://127.0.0.1:${port} in front of lab-llm01 and lab-llm02.
+    The master key is in the (lab) vault:
+      export LITELLM_KEY=\$(cd $ROOT && .venv/bin/ansible-vault view --vault-password-file tests/lab/vault-password group_vars/all/vault.yml | sed -n 's/^vault_hx_litellm_proxy_master_key: "\(.*\)"/\1/p')
+      curl -s http://127.0.0.1:${port}/health/readiness
+      curl -s -H "Authorization: Bearer \$LITELLM_KEY" http://127.0.0.1:${port}/v1/models
+      curl -s -H "Authorization: Bearer \$LITELLM_KEY" -H 'Content-Type: application/json' \\
+        -d '{"model":"phi3-3.8b","messages":[{"role":"user","content":"ping"}]}' \\
+        http://127.0.0.1:${port}/v1/chat/completions
+    Tear down with: tests/lab/lab.sh down
+MSG
+    ;;
+  down)
+    # shellcheck disable=SC1091
+    source .venv/bin/activate
+    ansible-playbook tests/lab/down.yml
+    ;;
+  *)
+    echo "usage: $0 up|down" >&2
+    exit 2
+    ;;
+esac
