@@ -68,11 +68,12 @@ def on_gateway(command):
 def hosts():
     molecule("destroy")
     for step in ("create", "prepare"):
-        assert molecule(step).returncode == 0, "molecule %s failed" % step
+        rc = molecule(step).returncode
+        assert rc == 0, "molecule %s failed (output above)" % step
     yield
     if os.environ.get("HX_KEEP_HOSTS") != "1":
         molecule("destroy")
-    (ARTIFACTS / "timings-%s.json" % SCENARIO).write_text(json.dumps(TIMINGS, indent=2))
+    (ARTIFACTS / ("timings-%s.json" % SCENARIO)).write_text(json.dumps(TIMINGS, indent=2))
     print("\nmolecule timings (s): %s" % json.dumps(TIMINGS))
 
 
@@ -84,7 +85,8 @@ def require(prefix):
 
 def test_check_mode_on_a_fresh_host_reports_changes_and_changes_nothing():
     proc = molecule("check")
-    assert proc.returncode == 0, "--check --diff failed on a fresh host"
+    rc = proc.returncode
+    assert rc == 0, "--check --diff failed on a fresh host (output above)"
     counters = recap(proc.stdout)
     assert counters["failed"] == 0 and counters["changed"] > 0
     untouched = on_gateway(
@@ -95,7 +97,8 @@ def test_check_mode_on_a_fresh_host_reports_changes_and_changes_nothing():
 
 def test_converge_applies_the_role_and_waits_for_readiness():
     proc = molecule("converge")
-    assert proc.returncode == 0
+    rc = proc.returncode
+    assert rc == 0, "converge failed (output above)"
     assert recap(proc.stdout)["failed"] == 0
     assert "Wait for /health/readiness" in proc.stdout
 
@@ -103,21 +106,24 @@ def test_converge_applies_the_role_and_waits_for_readiness():
 def test_second_apply_changes_nothing():
     require("converge")
     proc = molecule("idempotence")
-    assert proc.returncode == 0, "the second apply changed something"
+    rc = proc.returncode
+    assert rc == 0, "the second apply changed something (output above)"
     assert recap(proc.stdout)["changed"] == 0
 
 
 def test_check_mode_on_a_converged_host_reports_no_change():
     require("converge")
     proc = molecule("check")
-    assert proc.returncode == 0
+    rc = proc.returncode
+    assert rc == 0, "--check --diff failed on the converged host (output above)"
     assert recap(proc.stdout) == dict(recap(proc.stdout), changed=0, failed=0)
 
 
 def test_verify_the_gateway_from_outside_and_inside():
     require("converge")
     proc = molecule("verify")
-    assert proc.returncode == 0
+    rc = proc.returncode
+    assert rc == 0, "verify failed (output above)"
     assert re.search(r"\d+ passed", proc.stdout)
 
 
