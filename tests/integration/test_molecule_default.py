@@ -6,6 +6,7 @@ import json
 import os
 import pathlib
 import re
+import shutil
 import subprocess
 import time
 
@@ -15,8 +16,14 @@ from ansible.parsing.vault import VaultLib, VaultSecret
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".artifacts"
+EVIDENCE = ARTIFACTS / "evidence"
+# A fixed ephemeral directory, so the gates can be run with molecule's inventory as plain
+# ansible-playbook commands, the way ops run them.
+EPHEMERAL = ARTIFACTS / ("molecule-%s" % "default")
+os.environ["MOLECULE_EPHEMERAL_DIRECTORY"] = str(EPHEMERAL)
 SCENARIO = "default"
 GATEWAY = "hx-api-server"
+PINNED = yaml.safe_load((ROOT / "roles/hx_litellm_proxy/defaults/main.yml").read_text())["hx_litellm_proxy_version"]
 RESULTS = {}
 TIMINGS = {}
 
@@ -66,6 +73,7 @@ def on_gateway(command):
 
 @pytest.fixture(scope="module", autouse=True)
 def hosts():
+    shutil.rmtree(EVIDENCE, ignore_errors=True)
     molecule("destroy")
     # molecule create runs its create_sequence: create, then prepare (the stand-in backends).
     for step in ("create",):
@@ -126,6 +134,133 @@ def test_verify_the_gateway_from_outside_and_inside():
     rc = proc.returncode
     assert rc == 0, "verify failed (output above)"
     assert re.search(r"\d+ passed", proc.stdout)
+
+
+def playbook(name, *extra, label=None):
+    """Run one of the collection's playbooks against the molecule hosts, as ops would."""
+    env = dict(os.environ, ANSIBLE_CONFIG=str(EPHEMERAL / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
+               ANSIBLE_VAULT_PASSWORD_FILE=str(ROOT / "tests/lab/vault-password"))
+    cmd = ["ansible-playbook", "-i", str(EPHEMERAL / "inventory"), "playbooks/%s.yml" % name,
+           "-e", "hx_litellm_evidence_dir=%s" % EVIDENCE, *extra]
+    started = time.monotonic()
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    key = "%s-%d-%s" % (SCENARIO, len(TIMINGS) + 1, label or name)
+    TIMINGS[key] = round(time.monotonic() - started, 1)
+    RESULTS[key] = proc
+    (ARTIFACTS / ("playbook-%s.log" % key)).write_text(proc.stdout)
+    print("%s: rc=%d in %.1fs" % (" ".join(cmd[3:4] + list(extra)), proc.returncode, TIMINGS[key]))
+    return proc
+
+
+def latest_bundle(gate):
+    runs = sorted((EVIDENCE / gate).glob("*/%s" % GATEWAY))
+    assert runs, "no %s bundle written" % gate
+    return runs[-1]
+
+
+def gateway_ip():
+    out = subprocess.run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", GATEWAY],
+                         capture_output=True, text=True).stdout.strip()
+    assert out, "no IP for %s" % GATEWAY
+    return out
+
+
+def smoke(*extra, label=None):
+    # The control node calls the gateway over the network, as a client would.
+    return playbook("litellm_smoke", "-e", "hx_litellm_smoke_base_url=http://%s:4000" % gateway_ip(), *extra,
+                    label=label)
+
+
+def host_state():
+    """What a change would alter on the gateway: files, packages, users, the service's start time."""
+    return on_gateway(
+        "sha256sum /etc/litellm/* /etc/systemd/system/litellm.service 2>&1; dpkg -l | sha256sum; "
+        "getent passwd | sha256sum; systemctl show litellm -p ActiveEnterTimestamp -p NRestarts").stdout
+
+
+def on_backend(host, command):
+    return subprocess.run(["docker", "exec", host, "sh", "-c", command], capture_output=True, text=True)
+
+
+@pytest.fixture
+def broken_backends():
+    """hx-llm02 down, hx-llm01 without one mapped model; restored afterwards."""
+    def apply(stop_llm02=True, drop_model_on_llm01=None):
+        if stop_llm02:
+            on_backend("hx-llm02", "systemctl stop stub-ollama")
+        if drop_model_on_llm01:
+            on_backend("hx-llm01", "curl -s -XPOST -d '{\"models\": [\"phi3:3.8b-mini-128k-instruct-q8_0\"]}' "
+                                   "http://127.0.0.1:11434/_stub/models")
+    yield apply
+    on_backend("hx-llm02", "systemctl start stub-ollama")
+    on_backend("hx-llm01", "systemctl restart stub-ollama")
+    time.sleep(2)
+
+
+def test_preflight_passes_on_the_converged_lab_and_writes_a_bundle():
+    require("converge")
+    proc = playbook("litellm_preflight")
+    rc = proc.returncode
+    assert rc == 0, "preflight NO-GO on a good lab (output above)"
+    bundle = latest_bundle("litellm_preflight")
+    summary = json.loads((bundle / "summary.json").read_text())
+    assert summary["result"] == "GO"
+    statuses = {row["check"]: row["status"] for row in summary["checks"]}
+    assert statuses["python"] == statuses["port"] == statuses["disk"] == "PASS"
+    assert [r["status"] for r in summary["checks"] if r["check"] == "backend"] == ["PASS", "PASS"]
+    assert all(r["detail"] for r in summary["checks"] if r["status"] == "SKIP"), "a SKIP without its reason"
+    for name in ("summary.md", "transcript.json", "config.yaml", "litellm.service", "systemctl-status.txt", "journal.txt"):
+        assert (bundle / name).stat().st_size > 0, name
+    assert "| PASS | port |" in (bundle / "summary.md").read_text()
+
+
+def test_preflight_fails_on_a_down_backend_and_a_missing_model_and_changes_nothing(broken_backends):
+    require("converge")
+    broken_backends(stop_llm02=True, drop_model_on_llm01=True)
+    before = host_state()
+    proc = playbook("litellm_preflight", label="preflight-broken")
+    assert proc.returncode != 0
+    assert "NO-GO on hx-api-server: 2 check(s) failed" in proc.stdout
+    assert re.search(r"FAIL backend \[http://hx-llm02:11434\]: unreachable", proc.stdout)
+    assert re.search(r"FAIL backend \[http://hx-llm01:11434\]: .*missing: llama3:8b-instruct-q8_0", proc.stdout)
+    assert "fix: ollama pull llama3:8b-instruct-q8_0 on hx-llm01" in proc.stdout
+    checked = playbook("litellm_preflight", "--check", label="preflight-broken-check")
+    assert recap(checked.stdout)["changed"] == 0
+    assert host_state() == before, "preflight changed the gateway"
+    summary = json.loads((latest_bundle("litellm_preflight") / "summary.json").read_text())
+    assert summary["result"] == "NO-GO" and summary["counts"]["fail"] == 2
+
+
+def test_smoke_accepts_the_converged_gateway():
+    require("converge")
+    proc = smoke("-e", "hx_litellm_smoke_fanout_requests=12")
+    rc = proc.returncode
+    assert rc == 0, "smoke rejected a good gateway (output above)"
+    summary = json.loads((latest_bundle("litellm_smoke") / "summary.json").read_text())
+    assert summary["result"] == "GO"
+    fanout = [r for r in summary["checks"] if r["check"] == "fanout"]
+    assert len(fanout) == 2 and all(sum(r["distribution"].values()) == 12 for r in fanout)
+    assert all(min(r["distribution"].values()) > 0 for r in fanout)
+    assert summary["measured"]["litellm_versions"] == [PINNED]
+
+
+def test_smoke_fails_with_a_per_alias_summary_when_a_backend_is_down(broken_backends):
+    require("converge")
+    broken_backends(stop_llm02=True)
+    proc = smoke(label="smoke-broken")
+    assert proc.returncode != 0
+    assert "REJECTED hx-api-server" in proc.stdout
+    for alias in ("phi3-3.8b", "llama3-8b"):
+        assert re.search(r"FAIL fanout alias=%s: .*no traffic to http://hx-llm02:11434" % re.escape(alias), proc.stdout)
+    assert "Evidence: " in proc.stdout
+
+
+def test_evidence_bundles_never_contain_the_master_key():
+    key = master_key()
+    files = [p for p in EVIDENCE.rglob("*") if p.is_file()]
+    assert files, "no evidence written"
+    for path in files:
+        assert key not in path.read_text(errors="replace"), path
 
 
 def test_no_play_output_or_diff_shows_the_master_key():

@@ -15,11 +15,17 @@ case "${1:-up}" in
     vault=(--vault-password-file tests/lab/vault-password)
     echo "==> lab: creating the gateway and backend containers"
     ansible-playbook "${inv[@]}" tests/lab/up.yml
+    port="${HX_LAB_PORT:-4000}"
+    echo "==> lab: litellm_preflight.yml (read-only Go/No-Go)"
+    ansible-playbook "${inv[@]}" "${vault[@]}" playbooks/litellm_preflight.yml
     echo "==> lab: litellm_enforce.yml --check --diff (dry run)"
     ansible-playbook "${inv[@]}" "${vault[@]}" playbooks/litellm_enforce.yml --check --diff
     echo "==> lab: litellm_enforce.yml (apply)"
     ansible-playbook "${inv[@]}" "${vault[@]}" playbooks/litellm_enforce.yml
-    port="${HX_LAB_PORT:-4000}"
+    echo "==> lab: litellm_smoke.yml (acceptance, from this machine through the published port)"
+    ansible-playbook "${inv[@]}" "${vault[@]}" playbooks/litellm_smoke.yml -e "hx_litellm_smoke_base_url=http://127.0.0.1:${port}"
+    pre=$(ls -d .evidence/litellm_preflight/*/lab-api-server | tail -n 1)
+    smoke=$(ls -d .evidence/litellm_smoke/*/lab-api-server | tail -n 1)
     cat <<MSG
 
 ==> lab is up: LiteLLM on http://127.0.0.1:${port} in front of lab-llm01 and lab-llm02.
@@ -30,6 +36,8 @@ case "${1:-up}" in
       curl -s -H "Authorization: Bearer \$LITELLM_KEY" -H 'Content-Type: application/json' \\
         -d '{"model":"phi3-3.8b","messages":[{"role":"user","content":"ping"}]}' \\
         http://127.0.0.1:${port}/v1/chat/completions
+    Evidence bundles: $ROOT/$pre
+                      $ROOT/$smoke
     Tear down with: tests/lab/lab.sh down
 MSG
     ;;
