@@ -231,6 +231,25 @@ def test_preflight_fails_on_a_down_backend_and_a_missing_model_and_changes_nothi
     assert summary["result"] == "NO-GO" and summary["counts"]["fail"] == 2
 
 
+def test_preflight_phase2_enforces_the_baseline_only_when_asked():
+    require("converge")
+    # An SSH server to harden, as on a real gateway (the test image has none).
+    on_gateway("apt-get install -y -qq openssh-server >/dev/null 2>&1")
+    group = ["-e", "hx_litellm_preflight_admin_group=hx-linux-admins"]
+    plain = playbook("litellm_preflight", *group, label="preflight-no-phase2")
+    assert plain.returncode == 0
+    assert on_gateway("test -e /etc/sudoers.d/50-hx-admins").returncode != 0, "phase 2 ran without its tag"
+    first = playbook("litellm_preflight", "-t", "phase2", *group, label="preflight-phase2")
+    rc = first.returncode
+    assert rc == 0, "phase 2 failed (output above)"
+    assert recap(first.stdout)["changed"] >= 2
+    sudoers = on_gateway("stat -c '%U:%G %a' /etc/sudoers.d/50-hx-admins; cat /etc/sudoers.d/50-hx-admins; visudo -c")
+    assert "root:root 440" in sudoers.stdout and "%hx-linux-admins ALL=(ALL:ALL) ALL" in sudoers.stdout
+    assert on_gateway("sshd -T | grep -i '^permitrootlogin'").stdout.strip().lower() == "permitrootlogin no"
+    again = playbook("litellm_preflight", "-t", "phase2", *group, label="preflight-phase2-again")
+    assert again.returncode == 0 and recap(again.stdout)["changed"] == 0
+
+
 def test_smoke_accepts_the_converged_gateway():
     require("converge")
     proc = smoke("-e", "hx_litellm_smoke_fanout_requests=12")
