@@ -274,19 +274,63 @@ def test_smoke_fails_with_a_per_alias_summary_when_a_backend_is_down(broken_back
     assert "Evidence: " in proc.stdout
 
 
+ROTATED = {}
+
+
+def test_key_rotation_by_vault_edit_and_rerun_restarts_once_and_swaps_the_key(tmp_path):
+    """ansible-vault edit + rerun: the new key works, the old one stops working, nothing shows it."""
+    require("converge")
+    import requests
+
+    old = master_key()
+    new = "sk-rotated-" + os.urandom(16).hex()
+    ROTATED["key"] = new
+    vault = tmp_path / "vault.yml"
+    shutil.copy(ROOT / "group_vars/all/vault.yml", vault)
+    # A real `ansible-vault edit`, with a non-interactive editor that swaps the key.
+    editor = tmp_path / "editor.sh"
+    editor.write_text("#!/bin/sh\nsed -i 's/^vault_hx_litellm_proxy_master_key: .*/vault_hx_litellm_proxy_master_key: \"%s\"/' \"$1\"\n" % new)
+    editor.chmod(0o755)
+    edit = subprocess.run(["ansible-vault", "edit", "--vault-password-file", str(ROOT / "tests/lab/vault-password"), str(vault)],
+                          env=dict(os.environ, EDITOR=str(editor)), capture_output=True, text=True)
+    assert edit.returncode == 0, edit.stderr
+    assert new not in vault.read_text() and vault.read_text().startswith("$ANSIBLE_VAULT")
+
+    started_before = on_gateway("systemctl show -p ActiveEnterTimestamp --value litellm").stdout
+    dry = playbook("litellm_enforce", "-e", "@%s" % vault, "--check", "--diff", label="rotate-check")
+    assert dry.returncode == 0 and recap(dry.stdout)["changed"] >= 1
+    assert on_gateway("systemctl show -p ActiveEnterTimestamp --value litellm").stdout == started_before
+    real = playbook("litellm_enforce", "-e", "@%s" % vault, "--diff", label="rotate")
+    rc = real.returncode
+    assert rc == 0, "rotation run failed (output above)"
+    assert real.stdout.count("RUNNING HANDLER [hx.litellm.hx_litellm_proxy : Restart litellm]") == 1
+    assert on_gateway("systemctl show -p ActiveEnterTimestamp --value litellm").stdout != started_before
+    url = "http://%s:4000/v1/models" % gateway_ip()
+    assert requests.get(url, headers={"Authorization": "Bearer " + new}, timeout=10).status_code == 200
+    # Without a database LiteLLM answers an unknown key with 400 "No connected db".
+    assert requests.get(url, headers={"Authorization": "Bearer " + old}, timeout=10).status_code in (400, 401)
+    assert new in on_gateway("cat /etc/litellm/litellm.env").stdout
+    assert new not in on_gateway("journalctl --no-pager -o cat; cat /etc/litellm/config.yaml").stdout
+    # Back to the repository's key for whatever runs next.
+    back = playbook("litellm_enforce", label="rotate-back")
+    assert back.returncode == 0
+    assert requests.get(url, headers={"Authorization": "Bearer " + old}, timeout=10).status_code == 200
+
+
 def test_evidence_bundles_never_contain_the_master_key():
-    key = master_key()
+    keys = [master_key()] + ([ROTATED["key"]] if ROTATED else [])
     files = [p for p in EVIDENCE.rglob("*") if p.is_file()]
     assert files, "no evidence written"
     for path in files:
-        assert key not in path.read_text(errors="replace"), path
+        text = path.read_text(errors="replace")
+        assert not any(key in text for key in keys), path
 
 
 def test_no_play_output_or_diff_shows_the_master_key():
-    key = master_key()
+    keys = [master_key()] + ([ROTATED["key"]] if ROTATED else [])
     assert RESULTS, "no molecule step ran"
     for name, proc in RESULTS.items():
-        assert key not in proc.stdout, "the master key appears in the output of %s" % name
+        assert not any(key in proc.stdout for key in keys), "a master key appears in the output of %s" % name
     # The environment file did change in converge: it must say so without showing it.
     converge = [p for n, p in RESULTS.items() if n.endswith("-converge")]
     assert converge and "Render the environment file that carries the master key" in converge[-1].stdout
