@@ -245,7 +245,7 @@ class Checks:
         if not by_proxy:
             # The unit's ProtectProc= can hide the process even from root: then ask the
             # service manager and the port itself whether the running proxy holds it.
-            rc_u, state, t_u = _run(["systemctl", "is-active", "litellm"], self.p["timeout"])
+            _, state, t_u = _run(["systemctl", "is-active", "litellm"], self.p["timeout"])
             status, _, t_l = _get_json("http://127.0.0.1:%d/health/liveliness" % port, self.p["timeout"])
             transcript += [t_u, t_l]
             by_proxy = state.strip() == "active" and status == 200

@@ -93,8 +93,7 @@ def surviving_deployments(path):
     os.environ["LITELLM_MODE"] = "PRODUCTION"
     os.environ["OLLAMA_API_BASE"] = "http://127.0.0.1:9"
     # A placeholder so os.environ/ references resolve; the real key is never read here.
-    for name in ("LITELLM_MASTER_KEY",):
-        os.environ.setdefault(name, "sk-config-check-placeholder-0000")
+    os.environ.setdefault("LITELLM_MASTER_KEY", "sk-config-check-placeholder-0000")
     logging.disable(logging.CRITICAL)
     noise = io.StringIO()
     with contextlib.redirect_stdout(noise), contextlib.redirect_stderr(noise):
