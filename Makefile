@@ -1,6 +1,6 @@
 # The two commands of the README. Both install what they need on a fresh Debian 12
 # machine (apt, dockerd, .venv, the test image) through tests/bootstrap.sh.
-.PHONY: lab lab-down test lint unit
+.PHONY: lab lab-down test lint unit docs
 
 lab:  ## Build the local lab and run litellm_enforce.yml (--check --diff, then for real)
 	bash tests/lab/lab.sh up
@@ -13,3 +13,6 @@ test:  ## Everything: unit tests, lint, molecule on systemd containers
 
 unit:  ## Fast tests only (no containers)
 	bash tests/run.sh tests/unit tests/test_lint.py tests/test_group_vars.py
+
+docs:  ## Regenerate docs/variables.md from the roles' argument_specs
+	python3 docs/gen_variables.py > docs/variables.md

@@ -56,6 +56,9 @@ _value:
 # ollama calls /api/generate with a templated prompt; hosted_vllm and openai speak
 # the OpenAI wire format (api_base must then end in /v1).
 PROVIDERS = ("ollama_chat", "ollama", "hosted_vllm", "openai")
+# Errors name the role variables the input comes from, so an operator knows what to fix.
+MODELS = "hx_litellm_proxy_models"
+BACKENDS = "hx_litellm_proxy_backends"
 
 _PER_ENTRY_PARAMS = ("timeout", "stream_timeout", "num_retries")
 
@@ -79,7 +82,8 @@ def _check_url(url, where):
         or any(c.isspace() for c in url)
     ):
         raise AnsibleFilterError(
-            "%s: backend %r is not a URL of the form http(s)://host:port" % (where, url)
+            "%s: backend %r is not a URL of the form http(s)://host:port; "
+            "fix: write it like http://hx-llm01:11434 (scheme, host and port)" % (where, url)
         )
     return url.rstrip("/")
 
@@ -88,36 +92,39 @@ def model_list(models, backends, defaults=None):
     """Return LiteLLM model_list entries for every alias x backend."""
     defaults = dict(defaults or {})
     if not isinstance(models, list) or not models:
-        raise AnsibleFilterError("model_list: at least one alias is required")
+        raise AnsibleFilterError("%s is empty: define at least one alias (name, model)" % MODELS)
     if not isinstance(backends, list):
-        raise AnsibleFilterError("model_list: backends must be a list of URLs")
-    pool = [_check_url(b, "model_list") for b in backends]
+        raise AnsibleFilterError("%s must be a list of URLs, got %r" % (BACKENDS, backends))
+    pool = [_check_url(b, BACKENDS) for b in backends]
 
     seen = set()
     entries = []
     for index, alias in enumerate(models):
         if not isinstance(alias, dict):
-            raise AnsibleFilterError("model_list: alias #%d is not a mapping" % (index + 1))
+            raise AnsibleFilterError("%s: item #%d is not a mapping with name and model" % (MODELS, index + 1))
         name = alias.get("name")
         target = alias.get("model")
         if not name or not isinstance(name, str):
-            raise AnsibleFilterError("model_list: alias #%d has no name" % (index + 1))
+            raise AnsibleFilterError("%s: item #%d has no name; fix: give every alias a name" % (MODELS, index + 1))
         if not target or not isinstance(target, str):
-            raise AnsibleFilterError("model_list: alias %r has no model" % name)
+            raise AnsibleFilterError("%s: alias %r has no model; fix: name the backend model (e.g. an Ollama tag)" % (MODELS, name))
         if name in seen:
-            raise AnsibleFilterError("model_list: alias %r is defined twice" % name)
+            raise AnsibleFilterError(
+                "%s: alias %r is defined twice; fix: keep one entry per alias (it is served by every "
+                "backend; restrict it with backends:)" % (MODELS, name)
+            )
         seen.add(name)
 
         provider = alias.get("provider") or "ollama_chat"
         if provider not in PROVIDERS:
             raise AnsibleFilterError(
-                "model_list: alias %r has unknown provider %r (one of: %s)"
-                % (name, provider, ", ".join(PROVIDERS))
+                "%s: alias %r has unknown provider %r; fix: use one of %s"
+                % (MODELS, name, provider, ", ".join(PROVIDERS))
             )
         own = alias.get("backends")
-        alias_pool = [_check_url(b, "alias %r" % name) for b in own] if own else pool
+        alias_pool = [_check_url(b, "%s: alias %r" % (MODELS, name)) for b in own] if own else pool
         if not alias_pool:
-            raise AnsibleFilterError("model_list: alias %r has no backend" % name)
+            raise AnsibleFilterError("%s is empty and alias %r lists no backends of its own" % (BACKENDS, name))
 
         params = {}
         for key in _PER_ENTRY_PARAMS:
@@ -125,7 +132,7 @@ def model_list(models, backends, defaults=None):
             if value is not None:
                 if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
                     raise AnsibleFilterError(
-                        "model_list: alias %r: %s must be a number >= 0, got %r" % (name, key, value)
+                        "%s: alias %r: %s must be a number >= 0, got %r" % (MODELS, name, key, value)
                     )
                 params[key] = value
 

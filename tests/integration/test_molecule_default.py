@@ -14,23 +14,15 @@ import pytest
 import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
 
+from scenario import Scenario, container_ip, docker_running, on
+
 ROOT = pathlib.Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / ".artifacts"
-EVIDENCE = ARTIFACTS / "evidence"
-# A fixed ephemeral directory, so the gates can be run with molecule's inventory as plain
-# ansible-playbook commands, the way ops run them.
-EPHEMERAL = ARTIFACTS / ("molecule-%s" % "default")
-os.environ["MOLECULE_EPHEMERAL_DIRECTORY"] = str(EPHEMERAL)
-SCENARIO = "default"
+S = Scenario("default")
+EVIDENCE = S.evidence
 GATEWAY = "hx-api-server"
 PINNED = yaml.safe_load((ROOT / "roles/hx_litellm_proxy/defaults/main.yml").read_text())["hx_litellm_proxy_version"]
-RESULTS = {}
-TIMINGS = {}
 
-pytestmark = pytest.mark.skipif(
-    subprocess.run(["docker", "info"], capture_output=True).returncode != 0,
-    reason="needs a running Docker engine (tests/bootstrap.sh starts one)",
-)
+pytestmark = pytest.mark.skipif(not docker_running(), reason="needs a running Docker engine (tests/bootstrap.sh starts one)")
 
 
 def master_key():
@@ -40,56 +32,41 @@ def master_key():
 
 
 def molecule(step):
-    """Run one molecule step; keep its output in .artifacts/ and in RESULTS."""
-    env = dict(os.environ, ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", NO_COLOR="1",
-               PY_COLORS="0", MOLECULE_COMMAND_BORDERS="false", COLUMNS="200")
-    started = time.monotonic()
-    proc = subprocess.run(["molecule", step, "-s", SCENARIO], cwd=ROOT, env=env,
-                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    elapsed = round(time.monotonic() - started, 1)
-    ARTIFACTS.mkdir(exist_ok=True)
-    name = "%s-%d-%s" % (SCENARIO, len(TIMINGS) + 1, step)
-    (ARTIFACTS / ("molecule-%s.log" % name)).write_text(proc.stdout)
-    TIMINGS[name] = elapsed
-    RESULTS[name] = proc
-    print("molecule %s: rc=%d in %.1fs (log: .artifacts/molecule-%s.log)" % (step, proc.returncode, elapsed, name))
-    if proc.returncode != 0:
-        print(proc.stdout[-6000:])
-    return proc
+    return S.molecule(step)
+
+
+def playbook(name, *extra, label=None):
+    return S.playbook(name, *extra, label=label)
 
 
 def recap(output, host=GATEWAY):
-    """The PLAY RECAP counters of one host, from the last recap in the output."""
-    found = re.findall(r"^\s*%s\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)" % re.escape(host),
-                       output, re.M)
-    assert found, "no PLAY RECAP line for %s" % host
-    ok, changed, unreachable, failed = map(int, found[-1])
-    return {"ok": ok, "changed": changed, "unreachable": unreachable, "failed": failed}
+    from scenario import recap as _recap
+    return _recap(output, host)
 
 
 def on_gateway(command):
-    return subprocess.run(["docker", "exec", GATEWAY, "sh", "-c", command], capture_output=True, text=True)
+    return on(GATEWAY, command)
 
 
 @pytest.fixture(scope="module", autouse=True)
 def hosts():
+    if os.environ.get("HX_REUSE_HOSTS") == "1":
+        yield
+        return
     shutil.rmtree(EVIDENCE, ignore_errors=True)
     molecule("destroy")
     # molecule create runs its create_sequence: create, then prepare (the stand-in backends).
-    for step in ("create",):
-        rc = molecule(step).returncode
-        assert rc == 0, "molecule %s failed (output above)" % step
+    assert molecule("create").returncode == 0, "molecule create failed (output above)"
     yield
     if os.environ.get("HX_KEEP_HOSTS") != "1":
         molecule("destroy")
-    (ARTIFACTS / ("timings-%s.json" % SCENARIO)).write_text(json.dumps(TIMINGS, indent=2))
-    print("\nmolecule timings (s): %s" % json.dumps(TIMINGS))
+    S.write_timings()
 
 
-def require(prefix):
-    done = [p for n, p in RESULTS.items() if n.split("-", 2)[2] == prefix]
-    if not done or done[-1].returncode != 0:
-        pytest.skip("needs a successful molecule %s" % prefix)
+def require(label):
+    # HX_REUSE_HOSTS=1 (development only): run single tests against hosts kept by HX_KEEP_HOSTS=1.
+    if not S.succeeded(label) and os.environ.get("HX_REUSE_HOSTS") != "1":
+        pytest.skip("needs a successful %s" % label)
 
 
 def test_check_mode_on_a_fresh_host_reports_changes_and_changes_nothing():
@@ -137,22 +114,6 @@ def test_verify_the_gateway_from_outside_and_inside():
     assert re.search(r"\d+ passed", proc.stdout)
 
 
-def playbook(name, *extra, label=None):
-    """Run one of the collection's playbooks against the molecule hosts, as ops would."""
-    env = dict(os.environ, ANSIBLE_CONFIG=str(EPHEMERAL / "ansible.cfg"), ANSIBLE_NOCOLOR="1",
-               ANSIBLE_VAULT_PASSWORD_FILE=str(ROOT / "tests/lab/vault-password"))
-    cmd = ["ansible-playbook", "-i", str(EPHEMERAL / "inventory"), "playbooks/%s.yml" % name,
-           "-e", "hx_litellm_evidence_dir=%s" % EVIDENCE, *extra]
-    started = time.monotonic()
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    key = "%s-%d-%s" % (SCENARIO, len(TIMINGS) + 1, label or name)
-    TIMINGS[key] = round(time.monotonic() - started, 1)
-    RESULTS[key] = proc
-    (ARTIFACTS / ("playbook-%s.log" % key)).write_text(proc.stdout)
-    print("%s: rc=%d in %.1fs" % (" ".join(cmd[3:4] + list(extra)), proc.returncode, TIMINGS[key]))
-    return proc
-
-
 def latest_bundle(gate):
     runs = sorted((EVIDENCE / gate).glob("*/%s" % GATEWAY))
     assert runs, "no %s bundle written" % gate
@@ -160,10 +121,7 @@ def latest_bundle(gate):
 
 
 def gateway_ip():
-    out = subprocess.run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", GATEWAY],
-                         capture_output=True, text=True).stdout.strip()
-    assert out, "no IP for %s" % GATEWAY
-    return out
+    return container_ip(GATEWAY)
 
 
 def smoke(*extra, label=None):
@@ -312,10 +270,90 @@ def test_key_rotation_by_vault_edit_and_rerun_restarts_once_and_swaps_the_key(tm
     assert requests.get(url, headers={"Authorization": "Bearer " + old}, timeout=10).status_code in (400, 401)
     assert new in on_gateway("cat /etc/litellm/litellm.env").stdout
     assert new not in on_gateway("journalctl --no-pager -o cat; cat /etc/litellm/config.yaml").stdout
-    # Back to the repository's key for whatever runs next.
-    back = playbook("litellm_enforce", label="rotate-back")
-    assert back.returncode == 0
-    assert requests.get(url, headers={"Authorization": "Bearer " + old}, timeout=10).status_code == 200
+    ROTATED["done"] = True
+
+
+def live_files():
+    return on_gateway("sha256sum /etc/litellm/config.yaml /etc/litellm/litellm.env /etc/systemd/system/litellm.service").stdout
+
+
+def status(path, key=None, port=4000):
+    import requests
+    headers = {"Authorization": "Bearer " + key} if key else {}
+    return requests.get("http://%s:%d%s" % (gateway_ip(), port, path), headers=headers, timeout=10).status_code
+
+
+def test_rollback_playbook_restores_the_previous_known_good_state():
+    """After the rotation, litellm_rollback.yml steps back to the repository's key."""
+    if not ROTATED.get("done"):
+        pytest.skip("needs the key rotation")
+    old, new = master_key(), ROTATED["key"]
+    started_before = on_gateway("systemctl show -p ActiveEnterTimestamp --value litellm").stdout
+    dry = playbook("litellm_rollback", "--check", "--diff", label="rollback-check")
+    assert dry.returncode == 0 and recap(dry.stdout)["changed"] >= 1
+    assert "/etc/litellm/litellm.env (snapshot" in dry.stdout and "(content hidden" in dry.stdout
+    assert on_gateway("systemctl show -p ActiveEnterTimestamp --value litellm").stdout == started_before
+    real = playbook("litellm_rollback", "--diff", label="rollback")
+    rc = real.returncode
+    assert rc == 0, "rollback failed (output above)"
+    assert on_gateway("systemctl show -p ActiveEnterTimestamp --value litellm").stdout != started_before
+    assert status("/v1/models", old) == 200
+    assert status("/v1/models", new) in (400, 401)
+    # The restored state is exactly what the repository describes: enforcing it changes nothing.
+    again = playbook("litellm_enforce", label="enforce-after-rollback")
+    assert again.returncode == 0 and recap(again.stdout)["changed"] == 0, "enforce after rollback changed something"
+    # One step back per run: the repository's state is the oldest snapshot, nothing is older.
+    further = playbook("litellm_rollback", label="rollback-further")
+    assert further.returncode != 0
+    assert "there is no earlier known-good state to roll back to" in further.stdout
+    assert status("/v1/models", old) == 200
+
+
+@pytest.fixture
+def port_squatter():
+    """Something else listening on port 4001 of the gateway, as a forgotten service would."""
+    on_gateway("systemd-run --unit hx-squatter python3 -c \"import socket; s=socket.socket(); "
+               "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 4001)); s.listen(); "
+               "exec('while True: s.accept()[0].close()')\"")
+    time.sleep(1)
+    yield
+    on_gateway("systemctl stop hx-squatter")
+
+
+def test_a_change_that_fails_at_start_is_rolled_back_and_the_old_state_serves(port_squatter):
+    """Port 4001 passes validation, but another process holds it: the proxy never gets ready."""
+    require("converge")
+    before = live_files()
+    proc = playbook("litellm_enforce", "-e", "hx_litellm_proxy_port=4001", "-e", "hx_litellm_proxy_ready_timeout=20",
+                    label="bad-port")
+    assert proc.returncode != 0, "a change that cannot start was reported as a success"
+    assert "The change failed at: Fail with the journal tail" in proc.stdout
+    assert "litellm did not become ready on http://127.0.0.1:4001" in proc.stdout
+    assert re.search(r"Rolled back to known-good snapshot \d{8}T\d{6}Z", proc.stdout)
+    assert "restored /etc/systemd/system/litellm.service" in proc.stdout
+    assert "litellm serves again on port 4000" in proc.stdout
+    assert live_files() == before, "the rollback did not restore the files exactly"
+    assert status("/health/readiness") == 200 and status("/v1/models", master_key()) == 200
+    assert on_gateway("systemctl is-active litellm").stdout.strip() == "active"
+
+
+def test_an_upgrade_to_a_version_missing_from_the_index_leaves_the_service_untouched():
+    require("converge")
+    before = live_files()
+    started_before = on_gateway("systemctl show -p ActiveEnterTimestamp --value litellm").stdout
+    proc = playbook("litellm_enforce", "-e", "hx_litellm_proxy_version=1.106.999", label="bad-version")
+    assert proc.returncode != 0
+    assert "The change failed at: Install the pinned LiteLLM into the venv, version 1.106.999" in proc.stdout
+    assert "restored nothing (no live file had changed yet)" in proc.stdout
+    assert live_files() == before
+    # Never restarted: the running version kept serving throughout.
+    assert on_gateway("systemctl show -p ActiveEnterTimestamp --value litellm").stdout == started_before
+    assert status("/v1/models", master_key()) == 200
+    # The next good run removes the half-built venv no known-good state refers to.
+    good = playbook("litellm_enforce", label="enforce-after-bad-version")
+    assert good.returncode == 0
+    assert on_gateway("test -e /opt/litellm/venvs/1.106.999").returncode != 0, "the failed venv was not pruned"
+    assert on_gateway("test -x /opt/litellm/venvs/%s/bin/litellm" % PINNED).returncode == 0
 
 
 def test_evidence_bundles_never_contain_the_master_key():
@@ -329,9 +367,9 @@ def test_evidence_bundles_never_contain_the_master_key():
 
 def test_no_play_output_or_diff_shows_the_master_key():
     keys = [master_key()] + ([ROTATED["key"]] if ROTATED else [])
-    assert RESULTS, "no molecule step ran"
-    for name, proc in RESULTS.items():
+    assert S.results, "no molecule step ran"
+    for name, proc in S.results.items():
         assert not any(key in proc.stdout for key in keys), "a master key appears in the output of %s" % name
     # The environment file did change in converge: it must say so without showing it.
-    converge = [p for n, p in RESULTS.items() if n.endswith("-converge")]
+    converge = [p for n, p in S.results.items() if n.endswith("-converge")]
     assert converge and "Render the environment file that carries the master key" in converge[-1].stdout

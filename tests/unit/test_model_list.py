@@ -83,7 +83,7 @@ def test_ipv6_and_https_backends_are_accepted():
 @pytest.mark.parametrize(
     "aliases, message",
     [
-        ([], "at least one alias"),
+        ([], "hx_litellm_proxy_models is empty"),
         ([{"model": "x"}], "has no name"),
         ([{"name": "a"}], "has no model"),
         ([{"name": "a", "model": "x"}, {"name": "a", "model": "y"}], "defined twice"),
@@ -98,7 +98,7 @@ def test_bad_aliases_are_rejected_with_a_clear_message(aliases, message):
 
 
 def test_no_backend_at_all_is_an_error():
-    with pytest.raises(AnsibleFilterError, match="no backend"):
+    with pytest.raises(AnsibleFilterError, match="hx_litellm_proxy_backends is empty"):
         model_list(ALIASES, [])
 
 

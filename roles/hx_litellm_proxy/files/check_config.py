@@ -94,6 +94,7 @@ def surviving_deployments(path):
     os.environ["OLLAMA_API_BASE"] = "http://127.0.0.1:9"
     # A placeholder so os.environ/ references resolve; the real key is never read here.
     os.environ.setdefault("LITELLM_MASTER_KEY", "sk-config-check-placeholder-0000")
+    os.environ.setdefault("LITELLM_REDIS_PASSWORD", "config-check-placeholder")
     logging.disable(logging.CRITICAL)
     noise = io.StringIO()
     with contextlib.redirect_stdout(noise), contextlib.redirect_stderr(noise):

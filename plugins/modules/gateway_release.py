@@ -1,0 +1,314 @@
+#!/usr/bin/python
+# -*- coding: utf-8 -*-
+# Copyright: hx.litellm contributors
+# Apache License 2.0 (see LICENSE)
+"""Known-good snapshots of a gateway's files: save, restore, prune."""
+
+from __future__ import annotations
+
+DOCUMENTATION = r"""
+module: gateway_release
+short_description: Keep known-good snapshots of a LiteLLM gateway's files and restore them
+version_added: 0.2.0
+author: hx.litellm contributors
+description:
+  - C(state=saved) copies the live files (config, environment file, unit) into a new timestamped
+    snapshot under O(backup_dir), unless a retained snapshot already holds exactly the same content;
+    it returns the name of the snapshot that matches the live state either way, and prunes the
+    oldest snapshots beyond O(keep).
+  - C(state=restored) copies a snapshot's files back (atomically, with their owner and mode) where
+    they differ from the live files, and reports which files it restored.
+  - Snapshots are root-only (directories 0700, files 0600): they hold the environment file.
+  - The content of O(secret_files) never appears in a diff or a result.
+options:
+  state:
+    description: Save the live state, or restore a snapshot.
+    type: str
+    choices: [saved, restored]
+    required: true
+  backup_dir:
+    description: Directory holding one sub-directory per snapshot.
+    type: path
+    required: true
+  files:
+    description: Live files a snapshot holds (absolute paths).
+    type: list
+    elements: path
+    required: true
+  secret_files:
+    description: Files among O(files) whose content is never shown in a diff.
+    type: list
+    elements: path
+    default: []
+  keep:
+    description: Snapshots kept after a save (the oldest are removed first).
+    type: int
+    default: 5
+  target:
+    description:
+      - For C(state=restored). C(previous) restores the newest snapshot older than the one that matches
+        the live state (on-demand rollback; repeated runs step further back). A snapshot name restores
+        that snapshot (the automatic rollback names the snapshot it saved before the change).
+        C(latest) restores the newest snapshot.
+    type: str
+    default: previous
+  venvs_dir:
+    description:
+      - For C(state=saved). Directory of versioned venvs; a venv that neither the live files nor any
+        retained snapshot refer to is removed. Empty disables pruning.
+    type: path
+    default: ""
+"""
+
+EXAMPLES = r"""
+- name: Keep the serving state as known-good
+  hx.litellm.gateway_release:
+    state: saved
+    backup_dir: /var/backups/litellm
+    files: [/etc/litellm/config.yaml, /etc/litellm/litellm.env, /etc/systemd/system/litellm.service]
+    secret_files: [/etc/litellm/litellm.env]
+
+- name: Step back to the previous known-good state
+  hx.litellm.gateway_release:
+    state: restored
+    target: previous
+    backup_dir: /var/backups/litellm
+    files: [/etc/litellm/config.yaml, /etc/litellm/litellm.env, /etc/systemd/system/litellm.service]
+    secret_files: [/etc/litellm/litellm.env]
+"""
+
+RETURN = r"""
+snapshot:
+  description: Name of the snapshot saved/matched (saved) or restored (restored); null when there is none.
+  type: str
+  returned: always
+snapshots:
+  description: Names of the retained snapshots, oldest first.
+  type: list
+  returned: always
+restored:
+  description: Live files that were (or in check mode would be) overwritten from the snapshot.
+  type: list
+  returned: always
+pruned:
+  description: Snapshots and venvs removed (or that would be removed).
+  type: list
+  returned: always
+"""
+
+import datetime
+import hashlib
+import json
+import os
+import shutil
+import tempfile
+
+from ansible.module_utils.basic import AnsibleModule
+
+MANIFEST = "manifest.json"
+
+
+def sha256(path):
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for block in iter(lambda: handle.read(65536), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def live_state(files):
+    """path -> sha256 of the live files that exist."""
+    return {path: sha256(path) for path in files if os.path.isfile(path)}
+
+
+def snapshots(backup_dir):
+    """Retained snapshots, oldest first: list of (name, manifest)."""
+    found = []
+    if not os.path.isdir(backup_dir):
+        return found
+    for name in sorted(os.listdir(backup_dir)):
+        manifest = os.path.join(backup_dir, name, MANIFEST)
+        if os.path.isfile(manifest):
+            with open(manifest) as handle:
+                found.append((name, json.load(handle)))
+    return found
+
+
+def content_of(manifest):
+    return {entry["path"]: entry["sha256"] for entry in manifest["files"]}
+
+
+def read_text(path):
+    with open(path, "rb") as handle:
+        return handle.read().decode("utf-8", "replace")
+
+
+def new_name(backup_dir):
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    name, n = stamp, 1
+    while os.path.exists(os.path.join(backup_dir, name)):
+        n += 1
+        name = "%s-%d" % (stamp, n)
+    return name
+
+
+def save(module, params, result):
+    files, backup_dir = params["files"], params["backup_dir"]
+    live = live_state(files)
+    missing = [path for path in files if path not in live]
+    existing = snapshots(backup_dir)
+    if missing:
+        # A partial state is not a deployable one: nothing to save.
+        result["msg"] = "not saved, missing: %s" % ", ".join(missing)
+    else:
+        match = [name for name, manifest in existing if content_of(manifest) == live]
+        if match:
+            result["snapshot"] = match[-1]
+        else:
+            name = new_name(backup_dir)
+            result.update(changed=True, snapshot=name)
+            existing.append((name, {"files": [{"path": p, "sha256": live[p]} for p in files]}))
+            if not module.check_mode:
+                write_snapshot(backup_dir, name, files, live)
+    keep = max(params["keep"], 1)
+    doomed = [name for name, _ in existing[:-keep] if name != result["snapshot"]] if len(existing) > keep else []
+    for name in doomed:
+        result["pruned"].append(os.path.join(backup_dir, name))
+        if not module.check_mode:
+            shutil.rmtree(os.path.join(backup_dir, name))
+    retained = [(n, m) for n, m in existing if n not in doomed]
+    result["snapshots"] = [n for n, _ in retained]
+    if params["venvs_dir"]:
+        prune_venvs(module, params, retained, result)
+    result["changed"] = result["changed"] or bool(result["pruned"])
+
+
+def write_snapshot(backup_dir, name, files, live):
+    os.makedirs(backup_dir, mode=0o700, exist_ok=True)
+    os.chmod(backup_dir, 0o700)
+    target = os.path.join(backup_dir, name)
+    staging = tempfile.mkdtemp(prefix=".%s." % name, dir=backup_dir)
+    entries = []
+    for index, path in enumerate(files):
+        stored = "%d-%s" % (index, os.path.basename(path))
+        shutil.copyfile(path, os.path.join(staging, stored))
+        os.chmod(os.path.join(staging, stored), 0o600)
+        st = os.stat(path)
+        entries.append({"path": path, "stored": stored, "sha256": live[path],
+                        "mode": "%04o" % (st.st_mode & 0o7777), "uid": st.st_uid, "gid": st.st_gid})
+    with open(os.path.join(staging, MANIFEST), "w") as handle:
+        json.dump({"created": name, "files": entries}, handle, indent=2)
+    # A snapshot appears whole or not at all.
+    os.rename(staging, target)
+
+
+def prune_venvs(module, params, retained, result):
+    venvs_dir = params["venvs_dir"]
+    if not os.path.isdir(venvs_dir):
+        return
+    texts = [read_text(path) for path in params["files"] if os.path.isfile(path)]
+    for name, manifest in retained:
+        for entry in manifest["files"]:
+            stored = os.path.join(params["backup_dir"], name, entry.get("stored", ""))
+            if os.path.isfile(stored):
+                texts.append(read_text(stored))
+    for entry in sorted(os.listdir(venvs_dir)):
+        venv = os.path.join(venvs_dir, entry)
+        if os.path.isdir(venv) and not any(venv + "/" in text for text in texts):
+            result["pruned"].append(venv)
+            if not module.check_mode:
+                shutil.rmtree(venv)
+
+
+def pick(module, params, existing, live):
+    names = [name for name, _ in existing]
+    target = params["target"]
+    if target == "latest":
+        return existing[-1]
+    if target != "previous":
+        if target not in names:
+            module.fail_json(msg="no snapshot named %s in %s; retained: %s"
+                             % (target, params["backup_dir"], ", ".join(names) or "none"), **RESULT)
+        return existing[names.index(target)]
+    matches = [i for i, (_, manifest) in enumerate(existing) if content_of(manifest) == live]
+    if not matches:
+        # The live state was never known-good (a change half applied): go back to the newest good one.
+        return existing[-1]
+    if matches[-1] == 0:
+        module.fail_json(msg="the live state is the oldest retained snapshot (%s): there is no earlier "
+                             "known-good state to roll back to" % names[0], **RESULT)
+    return existing[matches[-1] - 1]
+
+
+def restore(module, params, result):
+    existing = snapshots(params["backup_dir"])
+    if not existing:
+        result["msg"] = "no known-good snapshot in %s: nothing to restore" % params["backup_dir"]
+        return
+    live = live_state(params["files"])
+    name, manifest = pick(module, params, existing, live)
+    result["snapshot"] = name
+    diffs = []
+    for entry in manifest["files"]:
+        path = entry["path"]
+        if live.get(path) == entry["sha256"]:
+            continue
+        stored = os.path.join(params["backup_dir"], name, entry["stored"])
+        result["restored"].append(path)
+        if path in params["secret_files"]:
+            diffs.append({"before_header": path, "after_header": "%s (snapshot %s)" % (path, name),
+                          "before": "(content hidden)\n", "after": "(content hidden, restored)\n"})
+        else:
+            diffs.append({"before_header": path, "after_header": "%s (snapshot %s)" % (path, name),
+                          "before": read_text(path) if os.path.isfile(path) else "",
+                          "after": read_text(stored)})
+        if not module.check_mode:
+            put_back(stored, path, entry)
+    result["changed"] = bool(result["restored"])
+    if module._diff and diffs:
+        result["diff"] = diffs
+
+
+def put_back(stored, path, entry):
+    directory = os.path.dirname(path)
+    handle, temp = tempfile.mkstemp(prefix=".%s." % os.path.basename(path), dir=directory)
+    os.close(handle)
+    try:
+        shutil.copyfile(stored, temp)
+        os.chown(temp, entry["uid"], entry["gid"])
+        os.chmod(temp, int(entry["mode"], 8))
+        os.rename(temp, path)
+    except BaseException:
+        if os.path.exists(temp):
+            os.unlink(temp)
+        raise
+
+
+RESULT = {}
+
+
+def main():
+    module = AnsibleModule(
+        argument_spec=dict(
+            state=dict(type="str", required=True, choices=["saved", "restored"]),
+            backup_dir=dict(type="path", required=True),
+            files=dict(type="list", elements="path", required=True),
+            secret_files=dict(type="list", elements="path", default=[]),
+            keep=dict(type="int", default=5),
+            target=dict(type="str", default="previous"),
+            venvs_dir=dict(type="path", default=""),
+        ),
+        supports_check_mode=True,
+    )
+    result = RESULT
+    result.update(changed=False, snapshot=None, snapshots=[], restored=[], pruned=[])
+    if module.params["state"] == "saved":
+        save(module, module.params, result)
+    else:
+        restore(module, module.params, result)
+        result["snapshots"] = [name for name, _ in snapshots(module.params["backup_dir"])]
+    module.exit_json(**result)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,97 @@
+"""Drive one molecule scenario step by step, and run the collection's playbooks against
+its hosts as plain ansible-playbook commands, the way ops run them.
+
+Each scenario gets a fixed ephemeral directory under .artifacts/, passed to every
+command through its environment (never through os.environ, so two scenario modules
+collected in one pytest run cannot see each other's hosts)."""
+
+import json
+import os
+import pathlib
+import re
+import subprocess
+import time
+
+ROOT = pathlib.Path(__file__).resolve().parents[2]
+ARTIFACTS = ROOT / ".artifacts"
+VAULT_PASSWORD = ROOT / "tests/lab/vault-password"
+QUIET = dict(ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", NO_COLOR="1", PY_COLORS="0",
+             MOLECULE_COMMAND_BORDERS="false", COLUMNS="200")
+
+
+def docker_running():
+    return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
+
+
+def recap(output, host):
+    """The PLAY RECAP counters of one host, from the last recap in the output."""
+    found = re.findall(r"^\s*%s\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)" % re.escape(host),
+                       output, re.M)
+    assert found, "no PLAY RECAP line for %s" % host
+    ok, changed, unreachable, failed = map(int, found[-1])
+    return {"ok": ok, "changed": changed, "unreachable": unreachable, "failed": failed}
+
+
+def on(host, command):
+    """Run a shell command in a test host (a container)."""
+    return subprocess.run(["docker", "exec", host, "sh", "-c", command], capture_output=True, text=True)
+
+
+def container_ip(host):
+    out = subprocess.run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", host],
+                         capture_output=True, text=True).stdout.strip()
+    assert out, "no IP for %s" % host
+    return out
+
+
+class Scenario:
+    def __init__(self, name):
+        self.name = name
+        self.ephemeral = ARTIFACTS / ("molecule-%s" % name)
+        self.evidence = ARTIFACTS / ("evidence-%s" % name)
+        self.results = {}
+        self.timings = {}
+        self.env = dict(os.environ, MOLECULE_EPHEMERAL_DIRECTORY=str(self.ephemeral), **QUIET)
+
+    def _record(self, label, proc, started):
+        key = "%s-%d-%s" % (self.name, len(self.timings) + 1, label)
+        self.timings[key] = round(time.monotonic() - started, 1)
+        self.results[key] = proc
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / ("%s.log" % key)).write_text(proc.stdout)
+        return key
+
+    def molecule(self, step):
+        """Run one molecule step; keep its output in .artifacts/ and in results."""
+        started = time.monotonic()
+        proc = subprocess.run(["molecule", step, "-s", self.name], cwd=ROOT, env=self.env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        key = self._record(step, proc, started)
+        print("molecule %s: rc=%d in %.1fs (log: .artifacts/%s.log)" % (step, proc.returncode, self.timings[key], key))
+        if proc.returncode != 0:
+            print(proc.stdout[-6000:])
+        return proc
+
+    def playbook(self, name, *extra, label=None):
+        """Run one of the collection's playbooks against the scenario's hosts."""
+        env = dict(self.env, ANSIBLE_CONFIG=str(self.ephemeral / "ansible.cfg"),
+                   ANSIBLE_VAULT_PASSWORD_FILE=str(VAULT_PASSWORD))
+        cmd = ["ansible-playbook", "-i", str(self.ephemeral / "inventory"), "playbooks/%s.yml" % name,
+               "-e", "hx_litellm_evidence_dir=%s" % self.evidence, *extra]
+        started = time.monotonic()
+        proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        key = self._record(label or name, proc, started)
+        print("%s %s: rc=%d in %.1fs (log: .artifacts/%s.log)"
+              % (name, " ".join(extra), proc.returncode, self.timings[key], key))
+        if proc.returncode != 0:
+            print(proc.stdout[-4000:])
+        return proc
+
+    def succeeded(self, label):
+        done = [p for n, p in self.results.items() if n.split("-", 2)[2] == label]
+        return bool(done) and done[-1].returncode == 0
+
+    def write_timings(self):
+        ARTIFACTS.mkdir(exist_ok=True)
+        (ARTIFACTS / ("timings-%s.json" % self.name)).write_text(json.dumps(self.timings, indent=2))
+        print("\nmolecule %s timings (s): %s" % (self.name, json.dumps(self.timings)))

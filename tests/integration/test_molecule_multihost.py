@@ -1,0 +1,161 @@
+"""Rolling changes across two gateway hosts (molecule scenario `multihost`).
+
+Two gateways serve the same aliases and share router state through a Redis on the
+backend host. litellm_enforce.yml changes them in batches: a good change goes through
+both; a bad one stops at the first, which is rolled back, and the second is untouched."""
+
+import os
+import re
+import time
+
+import pytest
+import requests
+import yaml
+from ansible.parsing.vault import VaultLib, VaultSecret
+
+from scenario import ROOT, Scenario, container_ip, docker_running, on, recap
+
+S = Scenario("multihost")
+GATEWAYS = ["mh-gw01", "mh-gw02"]
+REDIS = "mh-llm01"
+REDIS_PASSWORD = "hx-molecule-redis-only-for-tests"
+
+pytestmark = pytest.mark.skipif(not docker_running(), reason="needs a running Docker engine (tests/bootstrap.sh starts one)")
+
+
+def master_key():
+    secret = VaultSecret((ROOT / "tests/lab/vault-password").read_bytes().strip())
+    plain = VaultLib([("default", secret)]).decrypt((ROOT / "group_vars/all/vault.yml").read_bytes())
+    return yaml.safe_load(plain)["vault_hx_litellm_proxy_master_key"]
+
+
+def require(label):
+    # HX_REUSE_HOSTS=1 (development only): run single tests against hosts kept by HX_KEEP_HOSTS=1.
+    if not S.succeeded(label) and os.environ.get("HX_REUSE_HOSTS") != "1":
+        pytest.skip("needs a successful %s" % label)
+
+
+def started_at(host):
+    return on(host, "systemctl show -p ActiveEnterTimestampMonotonic --value litellm").stdout.strip()
+
+
+def live_files(host):
+    return on(host, "sha256sum /etc/litellm/config.yaml /etc/litellm/litellm.env /etc/systemd/system/litellm.service").stdout
+
+
+def models_status(host, port=4000):
+    return requests.get("http://%s:%d/v1/models" % (container_ip(host), port),
+                        headers={"Authorization": "Bearer " + master_key()}, timeout=10).status_code
+
+
+def batches(output):
+    """Hosts of each batch, in order: with serial, every batch gathers facts anew."""
+    found = []
+    for block in re.split(r"^TASK \[Gathering Facts\]", output, flags=re.M)[1:]:
+        found.append(sorted(set(re.findall(r"^ok: \[(mh-gw0\d)\]", block.split("\nTASK [", 1)[0], re.M))))
+    return found
+
+
+def redis(command):
+    return on(REDIS, "REDISCLI_AUTH=%s redis-cli %s" % (REDIS_PASSWORD, command))
+
+
+@pytest.fixture(scope="module", autouse=True)
+def hosts():
+    if os.environ.get("HX_REUSE_HOSTS") == "1":
+        yield
+        return
+    S.molecule("destroy")
+    assert S.molecule("create").returncode == 0, "molecule create failed (output above)"
+    yield
+    if os.environ.get("HX_KEEP_HOSTS") != "1":
+        S.molecule("destroy")
+    S.write_timings()
+
+
+def test_enforce_refuses_two_gateways_without_a_shared_redis():
+    before = {h: on(h, "test -e /etc/litellm && echo present || echo absent").stdout for h in GATEWAYS}
+    proc = S.playbook("litellm_enforce", "-e", "hx_litellm_proxy_redis_host=", label="no-redis")
+    assert proc.returncode != 0
+    assert "changes 2 gateway hosts serving the same aliases, but" in proc.stdout
+    assert "hx_litellm_proxy_redis_host is empty" in proc.stdout
+    assert {h: on(h, "test -e /etc/litellm && echo present || echo absent").stdout for h in GATEWAYS} == before
+
+
+def test_first_converge_in_batches_of_two():
+    proc = S.playbook("litellm_enforce", "-e", "hx_litellm_serial=2", label="converge")
+    rc = proc.returncode
+    assert rc == 0, "converge of both gateways failed (output above)"
+    assert batches(proc.stdout) == [GATEWAYS]
+    for host in GATEWAYS:
+        assert recap(proc.stdout, host)["failed"] == 0
+        assert models_status(host) == 200
+        config = yaml.safe_load(on(host, "cat /etc/litellm/config.yaml").stdout)
+        assert config["router_settings"]["redis_host"] == REDIS
+        assert config["router_settings"]["redis_password"] == "os.environ/LITELLM_REDIS_PASSWORD"
+        assert REDIS_PASSWORD not in on(host, "cat /etc/litellm/config.yaml /etc/systemd/system/litellm.service").stdout
+    assert REDIS_PASSWORD not in proc.stdout
+
+
+def test_both_gateways_share_router_state_through_redis():
+    require("converge")
+    redis("FLUSHALL")
+    for host in GATEWAYS:
+        for _ in range(3):
+            reply = requests.post("http://%s:4000/v1/chat/completions" % container_ip(host),
+                                  headers={"Authorization": "Bearer " + master_key()},
+                                  json={"model": "phi3-3.8b", "messages": [{"role": "user", "content": "hi"}]},
+                                  timeout=30)
+            assert reply.status_code == 200, reply.text[:300]
+    time.sleep(2)
+    keys = redis("--scan").stdout.split()
+    print("Redis keys after traffic through both gateways: %s" % sorted(keys))
+    assert keys, "neither gateway wrote router state to Redis"
+    clients = redis("CLIENT LIST").stdout
+    addresses = {container_ip(h) for h in GATEWAYS}
+    connected = {a for a in addresses if "addr=%s:" % a in clients}
+    assert connected == addresses, "gateways connected to Redis: %s of %s" % (connected, addresses)
+
+
+def test_a_good_change_goes_through_both_gateways_one_at_a_time():
+    require("converge")
+    before = {h: started_at(h) for h in GATEWAYS}
+    proc = S.playbook("litellm_enforce", "-e", "hx_litellm_proxy_timeout=45", label="good-change")
+    rc = proc.returncode
+    assert rc == 0, "the good change failed (output above)"
+    assert batches(proc.stdout) == [["mh-gw01"], ["mh-gw02"]]
+    for host in GATEWAYS:
+        config = yaml.safe_load(on(host, "cat /etc/litellm/config.yaml").stdout)
+        assert config["router_settings"]["timeout"] == 45
+        assert started_at(host) != before[host], "%s was not restarted on the new config" % host
+        assert models_status(host) == 200
+
+
+@pytest.fixture
+def squatter_on_first_gateway():
+    on("mh-gw01", "systemd-run --unit hx-squatter python3 -c \"import socket; s=socket.socket(); "
+                  "s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', 4001)); s.listen(); "
+                  "exec('while True: s.accept()[0].close()')\"")
+    time.sleep(1)
+    yield
+    on("mh-gw01", "systemctl stop hx-squatter")
+
+
+def test_a_bad_change_stops_at_the_first_gateway_which_is_rolled_back(squatter_on_first_gateway):
+    require("good-change")
+    files = {h: live_files(h) for h in GATEWAYS}
+    second_started = started_at("mh-gw02")
+    proc = S.playbook("litellm_enforce", "-e", "hx_litellm_proxy_timeout=45", "-e", "hx_litellm_proxy_port=4001",
+                      "-e", "hx_litellm_proxy_ready_timeout=20", label="bad-change")
+    assert proc.returncode != 0
+    assert batches(proc.stdout) == [["mh-gw01"]], "the play went on past the failed gateway"
+    assert "Rolled back to known-good snapshot" in proc.stdout
+    assert "litellm serves again on port 4000" in proc.stdout
+    assert live_files("mh-gw01") == files["mh-gw01"], "mh-gw01 was not restored exactly"
+    assert models_status("mh-gw01") == 200
+    # The second gateway never saw the change: same files, never restarted, still serving.
+    assert live_files("mh-gw02") == files["mh-gw02"]
+    assert started_at("mh-gw02") == second_started
+    assert models_status("mh-gw02") == 200
+    assert not re.search(r"^\s*mh-gw02\s*:", proc.stdout.split("PLAY RECAP")[-1], re.M) or \
+        recap(proc.stdout, "mh-gw02")["changed"] == 0
