@@ -27,7 +27,7 @@ description:
 options:
   _input:
     description: List of aliases (C(name), C(model), optional C(provider), C(backends),
-      C(timeout), C(stream_timeout), C(num_retries), C(max_input_tokens), C(mode)).
+      C(timeout), C(stream_timeout), C(num_retries), C(rpm), C(tpm), C(max_input_tokens), C(mode)).
     type: list
     elements: dict
     required: true
@@ -60,7 +60,7 @@ PROVIDERS = ("ollama_chat", "ollama", "hosted_vllm", "openai")
 MODELS = "hx_litellm_proxy_models"
 BACKENDS = "hx_litellm_proxy_backends"
 
-_PER_ENTRY_PARAMS = ("timeout", "stream_timeout", "num_retries")
+_PER_ENTRY_PARAMS = ("timeout", "stream_timeout", "num_retries", "rpm", "tpm")
 
 
 def _check_url(url, where):

@@ -10,6 +10,7 @@ import os
 import pathlib
 import re
 import subprocess
+import threading
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
@@ -52,11 +53,13 @@ class Scenario:
         self.results = {}
         self.timings = {}
         self.env = dict(os.environ, MOLECULE_EPHEMERAL_DIRECTORY=str(self.ephemeral), **QUIET)
+        self.lock = threading.Lock()
 
     def _record(self, label, proc, started):
-        key = "%s-%d-%s" % (self.name, len(self.timings) + 1, label)
-        self.timings[key] = round(time.monotonic() - started, 1)
-        self.results[key] = proc
+        with self.lock:
+            key = "%s-%d-%s" % (self.name, len(self.timings) + 1, label)
+            self.timings[key] = round(time.monotonic() - started, 1)
+            self.results[key] = proc
         ARTIFACTS.mkdir(exist_ok=True)
         (ARTIFACTS / ("%s.log" % key)).write_text(proc.stdout)
         return key

@@ -14,7 +14,8 @@ import pytest
 import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-from scenario import Scenario, container_ip, docker_running, on
+import load
+from scenario import ARTIFACTS, Scenario, container_ip, docker_running, on
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 S = Scenario("default")
@@ -112,6 +113,81 @@ def test_verify_the_gateway_from_outside_and_inside():
     rc = proc.returncode
     assert rc == 0, "verify failed (output above)"
     assert re.search(r"\d+ passed", proc.stdout)
+
+
+# Bad inputs: (extra vars, what the operator must read). Each names the variable, the bad
+# value (never a secret's) and the fix; the play must stop before the host changes.
+BAD_INPUTS = {
+    "master key missing": ({"hx_litellm_proxy_master_key": None}, "hx_litellm_proxy_master_key is not set"),
+    "master key without sk-": ({"hx_litellm_proxy_master_key": "pk-0123456789abcdefghijkl"},
+                               "hx_litellm_proxy_master_key does not start with 'sk-'"),
+    "master key too short": ({"hx_litellm_proxy_master_key": "sk-0123456789"},
+                             "hx_litellm_proxy_master_key is shorter than 20 characters"),
+    "master key a known default": ({"hx_litellm_proxy_master_key": "sk-1234"},
+                                   "hx_litellm_proxy_master_key is a well-known placeholder key"),
+    "no aliases": ({"hx_litellm_proxy_models": []}, "hx_litellm_proxy_models is empty; fix:"),
+    "no backends": ({"hx_litellm_proxy_backends": []}, "hx_litellm_proxy_backends is empty; fix:"),
+    "alias mapped twice": ({"hx_litellm_proxy_models": [{"name": "a", "model": "x"}, {"name": "a", "model": "y"}]},
+                           "hx_litellm_proxy_models: alias 'a' is defined twice; fix:"),
+    "backend not http(s)://host:port": ({"hx_litellm_proxy_backends": ["hx-llm01:11434"]},
+                                        "hx_litellm_proxy_backends: backend 'hx-llm01:11434' is not a URL of the form "
+                                        "http(s)://host:port; fix:"),
+    "port out of range": ({"hx_litellm_proxy_port": 70000}, "hx_litellm_proxy_port 70000 is out of range; fix:"),
+    "unknown routing strategy": ({"hx_litellm_proxy_routing_strategy": "round-robin"},
+                                 "value of hx_litellm_proxy_routing_strategy must be one of: least-busy, simple-shuffle, "
+                                 "latency-based-routing, usage-based-routing-v2, cost-based-routing, got: round-robin"),
+    "unknown provider": ({"hx_litellm_proxy_models": [{"name": "a", "model": "x", "provider": "bedrock"}]},
+                         "value of provider must be one of: ollama_chat, ollama, hosted_vllm, openai, got: bedrock "
+                         "found in hx_litellm_proxy_models"),
+    "version not an exact pin": ({"hx_litellm_proxy_version": ">=1.106"},
+                                 "hx_litellm_proxy_version '>=1.106' is not an exact release; fix:"),
+    "negative timeout": ({"hx_litellm_proxy_timeout": -1}, "hx_litellm_proxy_timeout is -1; fix:"),
+    "negative stream timeout": ({"hx_litellm_proxy_stream_timeout": -5}, "hx_litellm_proxy_stream_timeout is -5; fix:"),
+    "negative retries": ({"hx_litellm_proxy_num_retries": -2}, "hx_litellm_proxy_num_retries is -2; fix:"),
+    "fallback to an unknown alias": ({"hx_litellm_proxy_fallbacks": {"phi3-3.8b": ["gpt-4"]}},
+                                     "hx_litellm_proxy_fallbacks names 'gpt-4', which is not a defined alias"),
+}
+BAD_RESULTS = {}
+
+
+def full_host_state():
+    """Everything a run could change: files, packages, users, groups, venvs, snapshots, the service."""
+    return host_state() + on_gateway(
+        "getent group | sha256sum; find /opt/litellm /var/backups/litellm /etc/litellm -maxdepth 2 | sort | sha256sum; "
+        "systemctl show litellm -p MainPID").stdout
+
+
+@pytest.fixture(scope="module")
+def bad_input_runs():
+    """Every bad input against the converged gateway, three plays at a time."""
+    import concurrent.futures
+    if not BAD_RESULTS:
+        before = full_host_state()
+        with concurrent.futures.ThreadPoolExecutor(3) as pool:
+            runs = {name: pool.submit(playbook, "litellm_enforce", "-e", json.dumps(extra), label="bad-input")
+                    for name, (extra, _) in BAD_INPUTS.items()}
+            for name, future in runs.items():
+                BAD_RESULTS[name] = future.result()
+        BAD_RESULTS["__state__"] = (before, full_host_state())
+    return BAD_RESULTS
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_fails_with_a_message_naming_it_and_changes_nothing(case, bad_input_runs):
+    require("converge")
+    extra, message = BAD_INPUTS[case]
+    proc = bad_input_runs[case]
+    # The callback folds long messages and doubles quotes: compare on normalised text.
+    said = re.sub(r"\s+", " ", proc.stdout).replace("''", "'")
+    assert proc.returncode != 0, "%s was accepted" % case
+    assert message in said, "%s: expected %r in the output (.artifacts/ has the log)" % (case, message)
+    assert recap(proc.stdout)["changed"] == 0
+    assert "TASK [hx.litellm.hx_litellm_proxy : Install the Python runtime" not in proc.stdout
+    secret = extra.get("hx_litellm_proxy_master_key")
+    if secret:
+        assert secret not in proc.stdout, "the bad key was printed"
+    before, after = bad_input_runs["__state__"]
+    assert after == before, "a rejected input changed the gateway"
 
 
 def latest_bundle(gate):
@@ -231,6 +307,108 @@ def test_smoke_fails_with_a_per_alias_summary_when_a_backend_is_down(broken_back
     for alias in ("phi3-3.8b", "llama3-8b"):
         assert re.search(r"FAIL fanout alias=%s: .*no traffic to http://hx-llm02:11434" % re.escape(alias), proc.stdout)
     assert "Evidence: " in proc.stdout
+
+
+# Router resilience: stand-in backends told to fail. phi3-3.8b runs on both stand-ins,
+# and falls back to llama3-8b, which runs on a third stand-in (hx-llm01:11435).
+RESILIENT = {
+    "hx_litellm_proxy_models": [
+        {"name": "phi3-3.8b", "model": "phi3:3.8b-mini-128k-instruct-q8_0",
+         "backends": ["http://hx-llm01:11434", "http://hx-llm02:11434"]},
+        {"name": "llama3-8b", "model": "llama3:8b-instruct-q8_0", "backends": ["http://hx-llm01:11435"]},
+    ],
+    "hx_litellm_proxy_fallbacks": {"phi3-3.8b": ["llama3-8b"]},
+    "hx_litellm_proxy_timeout": 3,
+    "hx_litellm_proxy_stream_timeout": 3,
+    "hx_litellm_proxy_num_retries": 2,
+    "hx_litellm_proxy_allowed_fails": 1,
+    "hx_litellm_proxy_cooldown_time": 10,
+}
+RESILIENCE = {}
+
+
+def stub(host, path, body=None, port=11434):
+    data = "" if body is None else " -XPOST -d '%s'" % json.dumps(body)
+    return json.loads(on_backend(host, "curl -s%s http://127.0.0.1:%d%s" % (data, port, path)).stdout or "{}")
+
+
+def inference_count(host, port=11434):
+    paths = stub(host, "/_stub/stats", port=port).get("paths", {})
+    return sum(v for k, v in paths.items() if k in ("POST /api/chat", "POST /api/generate"))
+
+
+def reset_backends():
+    on_backend("hx-llm02", "systemctl start stub-ollama")
+    for host in ("hx-llm01", "hx-llm02"):
+        stub(host, "/_stub/reset", {})
+    stub("hx-llm01", "/_stub/reset", {}, port=11435)
+    # Cooldowns live in the router's memory: a restart starts each case from a clean router.
+    on_gateway("systemctl restart litellm")
+    for _ in range(60):
+        if on_gateway("curl -sf http://127.0.0.1:4000/health/readiness").returncode == 0:
+            return
+        time.sleep(1)
+    raise AssertionError("litellm did not come back: " + on_gateway("journalctl -u litellm -n 30 --no-pager").stdout)
+
+
+@pytest.fixture(scope="module")
+def resilient_gateway():
+    require("converge")
+    on_backend("hx-llm01", "systemd-run --unit stub-fallback /usr/bin/python3 /usr/local/bin/stub_ollama.py "
+                           "--host 0.0.0.0 --port 11435 --name hx-llm01-fallback --delay 0.2")
+    proc = playbook("litellm_enforce", "-e", json.dumps(RESILIENT), label="resilient-config")
+    assert proc.returncode == 0, "applying the router settings failed (output above)"
+    config = yaml.safe_load(on_gateway("cat /etc/litellm/config.yaml").stdout)
+    router = config["router_settings"]
+    assert router["fallbacks"] == [{"phi3-3.8b": ["llama3-8b"]}]
+    assert (router["allowed_fails"], router["cooldown_time"], router["num_retries"]) == (1, 10, 2)
+    yield "http://%s:4000" % gateway_ip()
+    on_backend("hx-llm01", "systemctl stop stub-fallback")
+    on_backend("hx-llm02", "systemctl start stub-ollama")
+    for host in ("hx-llm01", "hx-llm02"):
+        stub(host, "/_stub/reset", {})
+    back = playbook("litellm_enforce", label="resilient-restore")
+    assert back.returncode == 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "resilience-default.json").write_text(json.dumps(RESILIENCE, indent=2))
+
+
+def record(case, summary):
+    RESILIENCE[case] = summary
+    print("\n" + load.line(case, summary))
+
+
+@pytest.mark.parametrize("fault", ["error500", "hang", "refused"])
+def test_one_failing_backend_is_routed_around_without_client_errors(resilient_gateway, fault):
+    reset_backends()
+    if fault == "refused":
+        on_backend("hx-llm02", "systemctl stop stub-ollama")
+    else:
+        stub("hx-llm02", "/_stub/mode", {"mode": fault, "seconds": 60})
+    summary = load.run(resilient_gateway, master_key(), "phi3-3.8b", requests_total=200, concurrency=50, timeout=60)
+    record("one backend %s, 200 requests" % fault, summary)
+    assert summary["ok"] == 200, "clients saw errors: %s" % summary["errors"]
+    if fault == "hang":
+        # Failed over within the configured timeout (3 s) plus one healthy answer, not after the 60 s hang.
+        assert summary["max_ms"] < (RESILIENT["hx_litellm_proxy_timeout"] + 3) * 1000, summary
+    # Within the cooldown the failing backend gets no more traffic.
+    before = inference_count("hx-llm02") if fault != "refused" else 0
+    again = load.run(resilient_gateway, master_key(), "phi3-3.8b", requests_total=40, concurrency=20, timeout=60)
+    record("one backend %s, next 40 (cooldown)" % fault, again)
+    assert again["ok"] == 40
+    assert set(again["backends"]) == {"http://hx-llm01:11434"}, again["backends"]
+    if fault != "refused":
+        assert inference_count("hx-llm02") == before, "the failing backend still got traffic during its cooldown"
+
+
+def test_every_backend_of_an_alias_down_is_served_by_its_fallback_alias(resilient_gateway):
+    reset_backends()
+    for host in ("hx-llm01", "hx-llm02"):
+        stub(host, "/_stub/mode", {"mode": "error500"})
+    summary = load.run(resilient_gateway, master_key(), "phi3-3.8b", requests_total=100, concurrency=25, timeout=60)
+    record("every phi3 backend error500, 100 requests", summary)
+    assert summary["ok"] == 100, "clients saw errors: %s" % summary["errors"]
+    assert set(summary["backends"]) == {"http://hx-llm01:11435"}, summary["backends"]
 
 
 ROTATED = {}

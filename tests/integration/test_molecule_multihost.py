@@ -4,6 +4,7 @@ Two gateways serve the same aliases and share router state through a Redis on th
 backend host. litellm_enforce.yml changes them in batches: a good change goes through
 both; a bad one stops at the first, which is rolled back, and the second is untouched."""
 
+import json
 import os
 import re
 import time
@@ -13,12 +14,13 @@ import requests
 import yaml
 from ansible.parsing.vault import VaultLib, VaultSecret
 
-from scenario import ROOT, Scenario, container_ip, docker_running, on, recap
+from scenario import ARTIFACTS, ROOT, Scenario, container_ip, docker_running, on, recap
 
 S = Scenario("multihost")
 GATEWAYS = ["mh-gw01", "mh-gw02"]
 REDIS = "mh-llm01"
 REDIS_PASSWORD = "hx-molecule-redis-only-for-tests"
+PINNED = yaml.safe_load((ROOT / "group_vars/all/main.yml").read_text())["hx_litellm_proxy_version"]
 
 pytestmark = pytest.mark.skipif(not docker_running(), reason="needs a running Docker engine (tests/bootstrap.sh starts one)")
 
@@ -82,19 +84,58 @@ def test_enforce_refuses_two_gateways_without_a_shared_redis():
     assert {h: on(h, "test -e /etc/litellm && echo present || echo absent").stdout for h in GATEWAYS} == before
 
 
-def test_first_converge_in_batches_of_two():
-    proc = S.playbook("litellm_enforce", "-e", "hx_litellm_serial=2", label="converge")
-    rc = proc.returncode
-    assert rc == 0, "converge of both gateways failed (output above)"
-    assert batches(proc.stdout) == [GATEWAYS]
+PROVISIONING = {}
+
+
+def tasks_run(output, host):
+    counters = recap(output, host)
+    return counters["ok"] + counters["changed"]
+
+
+def test_fresh_converge_from_a_wheelhouse_is_much_faster_than_from_the_index():
+    """Same role, same run, two fresh gateways: one installs from the index, one offline from a wheelhouse."""
+    built = S.playbook("litellm_wheelhouse", label="wheelhouse")
+    assert built.returncode == 0, "building the wheelhouse failed (output above)"
+    archive = ROOT / (".cache/wheelhouse/litellm-%s.tar" % PINNED)
+    assert archive.is_file()
+    index = S.playbook("litellm_enforce", "--limit", "mh-gw01", label="converge-index")
+    assert index.returncode == 0, "index converge failed (output above)"
+    wheels = S.playbook("litellm_enforce", "--limit", "mh-gw02", "-e", "hx_litellm_proxy_wheelhouse=%s" % archive,
+                        label="converge-wheelhouse")
+    assert wheels.returncode == 0, "wheelhouse converge failed (output above)"
+    assert "Unpack the wheelhouse on the host" in wheels.stdout
+    assert on("mh-gw02", "test -e /opt/litellm/wheelhouse").returncode != 0, "the unpacked wheelhouse was left behind"
+    times = {k.split("-", 2)[2]: v for k, v in S.timings.items()}
+    PROVISIONING.update(index_s=times["converge-index"], wheelhouse_s=times["converge-wheelhouse"],
+                        wheelhouse_build_s=times["wheelhouse"], index_tasks=tasks_run(index.stdout, "mh-gw01"),
+                        wheelhouse_tasks=tasks_run(wheels.stdout, "mh-gw02"))
+    print("fresh converge: index %(index_s).1fs (%(index_tasks)d tasks), wheelhouse %(wheelhouse_s).1fs "
+          "(%(wheelhouse_tasks)d tasks), wheelhouse build %(wheelhouse_build_s).1fs" % PROVISIONING)
+    ratio = PROVISIONING["wheelhouse_s"] / PROVISIONING["index_s"]
+    PROVISIONING["ratio"] = round(ratio, 2)
     for host in GATEWAYS:
-        assert recap(proc.stdout, host)["failed"] == 0
         assert models_status(host) == 200
         config = yaml.safe_load(on(host, "cat /etc/litellm/config.yaml").stdout)
         assert config["router_settings"]["redis_host"] == REDIS
         assert config["router_settings"]["redis_password"] == "os.environ/LITELLM_REDIS_PASSWORD"
         assert REDIS_PASSWORD not in on(host, "cat /etc/litellm/config.yaml /etc/systemd/system/litellm.service").stdout
-    assert REDIS_PASSWORD not in proc.stdout
+    assert REDIS_PASSWORD not in index.stdout + wheels.stdout
+    # The target is 0.5 (docs/performance.md reports the measured ratio); the bound leaves room for
+    # a noisy CI machine while still failing when the offline path stops paying off.
+    assert ratio <= 0.75, "wheelhouse converge %.1fs is not clearly faster than the index converge %.1fs" % (
+        PROVISIONING["wheelhouse_s"], PROVISIONING["index_s"])
+
+
+def test_rerun_in_one_batch_of_two_changes_nothing():
+    require("converge-wheelhouse")
+    proc = S.playbook("litellm_enforce", "-e", "hx_litellm_serial=2", label="converge")
+    rc = proc.returncode
+    assert rc == 0, "rerun failed (output above)"
+    assert batches(proc.stdout) == [GATEWAYS]
+    for host in GATEWAYS:
+        assert recap(proc.stdout, host)["changed"] == 0
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "provisioning-multihost.json").write_text(json.dumps(PROVISIONING, indent=2))
 
 
 def test_both_gateways_share_router_state_through_redis():
@@ -110,7 +151,8 @@ def test_both_gateways_share_router_state_through_redis():
     time.sleep(2)
     keys = redis("--scan").stdout.split()
     print("Redis keys after traffic through both gateways: %s" % sorted(keys))
-    assert keys, "neither gateway wrote router state to Redis"
+    # least-busy keeps its in-flight counts per alias in Redis, so both routers see each other's load.
+    assert any(re.match(r"^phi3-3\.8b_request_count", key) for key in keys), "no shared least-busy state in Redis"
     clients = redis("CLIENT LIST").stdout
     addresses = {container_ip(h) for h in GATEWAYS}
     connected = {a for a in addresses if "addr=%s:" % a in clients}

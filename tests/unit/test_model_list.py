@@ -104,3 +104,10 @@ def test_no_backend_at_all_is_an_error():
 
 def test_filter_is_registered_under_its_name():
     assert FilterModule().filters()["model_list"] is model_list
+
+
+def test_rpm_and_tpm_go_into_every_deployment_of_their_alias():
+    out = model_list([dict(ALIASES[0], rpm=60, tpm=100000)], [B1, B2])
+    assert [(e["litellm_params"]["rpm"], e["litellm_params"]["tpm"]) for e in out] == [(60, 100000)] * 2
+    with pytest.raises(AnsibleFilterError, match="rpm must be a number >= 0, got -5"):
+        model_list([dict(ALIASES[0], rpm=-5)], [B1])
