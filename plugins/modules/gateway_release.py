@@ -13,7 +13,8 @@ version_added: 0.2.0
 author: hx.litellm contributors
 description:
   - C(state=saved) copies the live files (config, environment file, unit) into a new timestamped
-    snapshot under O(backup_dir), unless a retained snapshot already holds exactly the same content;
+    snapshot under O(backup_dir), unless a retained snapshot already holds exactly the same content
+    (an older one is then renamed to be the newest: snapshots are ordered by when they last served);
     it returns the name of the snapshot that matches the live state either way, and prunes the
     oldest snapshots beyond O(keep).
   - C(state=restored) copies a snapshot's files back (atomically, with their owner and mode) where
@@ -50,6 +51,8 @@ options:
         the live state (on-demand rollback; repeated runs step further back). A snapshot name restores
         that snapshot (the automatic rollback names the snapshot it saved before the change).
         C(latest) restores the newest snapshot.
+      - A step back (C(previous)) sets the snapshots newer than the restored one aside, so the restored
+        state is the newest known-good one and the next step goes further back.
     type: str
     default: previous
   venvs_dir:
@@ -94,6 +97,12 @@ pruned:
   description: Snapshots and venvs removed (or that would be removed).
   type: list
   returned: always
+set_aside:
+  description:
+    - For C(target=previous), the snapshots newer than the restored one, moved to C(.rolled-back/) in
+      O(backup_dir) (the newest O(keep) of those are kept there) so that the next step goes further back.
+  type: list
+  returned: always
 """
 
 import datetime
@@ -106,6 +115,7 @@ import tempfile
 from ansible.module_utils.basic import AnsibleModule
 
 MANIFEST = "manifest.json"
+ROLLED_BACK = ".rolled-back"
 
 
 def sha256(path):
@@ -128,7 +138,7 @@ def snapshots(backup_dir):
         return found
     for name in sorted(os.listdir(backup_dir)):
         manifest = os.path.join(backup_dir, name, MANIFEST)
-        if os.path.isfile(manifest):
+        if not name.startswith(".") and os.path.isfile(manifest):
             with open(manifest) as handle:
                 found.append((name, json.load(handle)))
     return found
@@ -144,11 +154,13 @@ def read_text(path):
 
 
 def new_name(backup_dir):
+    """A UTC stamp that sorts after every existing snapshot (several saves may share a second)."""
     stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+    taken = [n for n in (os.listdir(backup_dir) if os.path.isdir(backup_dir) else []) if not n.startswith(".")]
     name, n = stamp, 1
-    while os.path.exists(os.path.join(backup_dir, name)):
+    while name in taken or (taken and name <= max(taken)):
         n += 1
-        name = "%s-%d" % (stamp, n)
+        name = "%s-%03d" % (stamp, n)
     return name
 
 
@@ -162,8 +174,17 @@ def save(module, params, result):
         result["msg"] = "not saved, missing: %s" % ", ".join(missing)
     else:
         match = [name for name, manifest in existing if content_of(manifest) == live]
-        if match:
+        if match and match[-1] == existing[-1][0]:
             result["snapshot"] = match[-1]
+        elif match:
+            # An older known-good state serves again (e.g. a change was reverted): it becomes the
+            # newest, so "previous" keeps meaning "the state that served before this one".
+            name = new_name(backup_dir)
+            result.update(changed=True, snapshot=name, restamped=match[-1])
+            manifest = dict(existing)[match[-1]]
+            existing = [e for e in existing if e[0] != match[-1]] + [(name, manifest)]
+            if not module.check_mode:
+                os.rename(os.path.join(backup_dir, match[-1]), os.path.join(backup_dir, name))
         else:
             name = new_name(backup_dir)
             result.update(changed=True, snapshot=name)
@@ -198,6 +219,8 @@ def write_snapshot(backup_dir, name, files, live):
                         "mode": "%04o" % (st.st_mode & 0o7777), "uid": st.st_uid, "gid": st.st_gid})
     with open(os.path.join(staging, MANIFEST), "w") as handle:
         json.dump({"created": name, "files": entries}, handle, indent=2)
+    os.chmod(os.path.join(staging, MANIFEST), 0o600)
+    os.chmod(staging, 0o700)
     # A snapshot appears whole or not at all.
     os.rename(staging, target)
 
@@ -221,23 +244,26 @@ def prune_venvs(module, params, retained, result):
 
 
 def pick(module, params, existing, live):
+    """(snapshot to restore, snapshots newer than it that a step back sets aside)."""
     names = [name for name, _ in existing]
     target = params["target"]
     if target == "latest":
-        return existing[-1]
+        return existing[-1], []
     if target != "previous":
         if target not in names:
             module.fail_json(msg="no snapshot named %s in %s; retained: %s"
                              % (target, params["backup_dir"], ", ".join(names) or "none"), **RESULT)
-        return existing[names.index(target)]
+        return existing[names.index(target)], []
     matches = [i for i, (_, manifest) in enumerate(existing) if content_of(manifest) == live]
     if not matches:
         # The live state was never known-good (a change half applied): go back to the newest good one.
-        return existing[-1]
+        return existing[-1], []
     if matches[-1] == 0:
         module.fail_json(msg="the live state is the oldest retained snapshot (%s): there is no earlier "
                              "known-good state to roll back to" % names[0], **RESULT)
-    return existing[matches[-1] - 1]
+    # One step back: the states newer than the restored one leave the line of known-good states
+    # (kept aside in .rolled-back/), so the next step goes further back instead of forth.
+    return existing[matches[-1] - 1], names[matches[-1]:]
 
 
 def restore(module, params, result):
@@ -246,8 +272,9 @@ def restore(module, params, result):
         result["msg"] = "no known-good snapshot in %s: nothing to restore" % params["backup_dir"]
         return
     live = live_state(params["files"])
-    name, manifest = pick(module, params, existing, live)
+    (name, manifest), set_aside = pick(module, params, existing, live)
     result["snapshot"] = name
+    result["set_aside"] = set_aside
     diffs = []
     for entry in manifest["files"]:
         path = entry["path"]
@@ -264,7 +291,14 @@ def restore(module, params, result):
                           "after": read_text(stored)})
         if not module.check_mode:
             put_back(stored, path, entry)
-    result["changed"] = bool(result["restored"])
+    if set_aside and not module.check_mode:
+        aside = os.path.join(params["backup_dir"], ROLLED_BACK)
+        os.makedirs(aside, mode=0o700, exist_ok=True)
+        for other in set_aside:
+            os.rename(os.path.join(params["backup_dir"], other), os.path.join(aside, other))
+        for old in sorted(os.listdir(aside))[:-max(params["keep"], 1)]:
+            shutil.rmtree(os.path.join(aside, old))
+    result["changed"] = bool(result["restored"]) or bool(set_aside)
     if module._diff and diffs:
         result["diff"] = diffs
 
@@ -301,7 +335,7 @@ def main():
         supports_check_mode=True,
     )
     result = RESULT
-    result.update(changed=False, snapshot=None, snapshots=[], restored=[], pruned=[])
+    result.update(changed=False, snapshot=None, snapshots=[], restored=[], pruned=[], set_aside=[])
     if module.params["state"] == "saved":
         save(module, module.params, result)
     else:

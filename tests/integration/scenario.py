@@ -20,6 +20,15 @@ QUIET = dict(ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", NO_COLOR="1", PY_COLO
              MOLECULE_COMMAND_BORDERS="false", COLUMNS="200")
 
 
+def master_key():
+    """The lab vault's master key (tests/lab/vault-password is public, for the lab only)."""
+    import yaml
+    from ansible.parsing.vault import VaultLib, VaultSecret
+    secret = VaultSecret(VAULT_PASSWORD.read_bytes().strip())
+    plain = VaultLib([("default", secret)]).decrypt((ROOT / "group_vars/all/vault.yml").read_bytes())
+    return yaml.safe_load(plain)["vault_hx_litellm_proxy_master_key"]
+
+
 def docker_running():
     return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
 

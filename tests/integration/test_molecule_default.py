@@ -12,10 +12,9 @@ import time
 
 import pytest
 import yaml
-from ansible.parsing.vault import VaultLib, VaultSecret
 
 import load
-from scenario import ARTIFACTS, Scenario, container_ip, docker_running, on
+from scenario import ARTIFACTS, Scenario, container_ip, docker_running, master_key, on
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 S = Scenario("default")
@@ -24,12 +23,6 @@ GATEWAY = "hx-api-server"
 PINNED = yaml.safe_load((ROOT / "roles/hx_litellm_proxy/defaults/main.yml").read_text())["hx_litellm_proxy_version"]
 
 pytestmark = pytest.mark.skipif(not docker_running(), reason="needs a running Docker engine (tests/bootstrap.sh starts one)")
-
-
-def master_key():
-    secret = VaultSecret((ROOT / "tests/lab/vault-password").read_bytes().strip())
-    plain = VaultLib([("default", secret)]).decrypt((ROOT / "group_vars/all/vault.yml").read_bytes())
-    return yaml.safe_load(plain)["vault_hx_litellm_proxy_master_key"]
 
 
 def molecule(step):
@@ -157,11 +150,25 @@ def full_host_state():
         "systemctl show litellm -p MainPID").stdout
 
 
+def wait_until_serving(seconds=120):
+    """A steady service to compare against: active, ready, and the same main PID twice in a row."""
+    deadline, last = time.monotonic() + seconds, None
+    while time.monotonic() < deadline:
+        pid = on_gateway("systemctl is-active -q litellm && curl -sf http://127.0.0.1:4000/health/readiness >/dev/null"
+                         " && systemctl show -p MainPID --value litellm").stdout.strip()
+        if pid and pid != "0" and pid == last:
+            return
+        last = pid
+        time.sleep(3)
+    raise AssertionError("litellm is not serving steadily: " + on_gateway("journalctl -u litellm -n 30 --no-pager").stdout)
+
+
 @pytest.fixture(scope="module")
 def bad_input_runs():
     """Every bad input against the converged gateway, three plays at a time."""
     import concurrent.futures
     if not BAD_RESULTS:
+        wait_until_serving()
         before = full_host_state()
         with concurrent.futures.ThreadPoolExecutor(3) as pool:
             runs = {name: pool.submit(playbook, "litellm_enforce", "-e", json.dumps(extra), label="bad-input")
@@ -313,11 +320,13 @@ def test_smoke_fails_with_a_per_alias_summary_when_a_backend_is_down(broken_back
 # and falls back to llama3-8b, which runs on a third stand-in (hx-llm01:11435).
 RESILIENT = {
     "hx_litellm_proxy_models": [
-        {"name": "phi3-3.8b", "model": "phi3:3.8b-mini-128k-instruct-q8_0",
-         "backends": ["http://hx-llm01:11434", "http://hx-llm02:11434"]},
-        {"name": "llama3-8b", "model": "llama3:8b-instruct-q8_0", "backends": ["http://hx-llm01:11435"]},
+        {"name": "phi3-3.8b", "model": "phi3:3.8b-mini-128k-instruct-q8_0", "max_input_tokens": 4096,
+         "rpm": 100000, "tpm": 10000000, "backends": ["http://hx-llm01:11434", "http://hx-llm02:11434"]},
+        {"name": "llama3-8b", "model": "llama3:8b-instruct-q8_0", "max_input_tokens": 8192,
+         "backends": ["http://hx-llm01:11435"]},
     ],
     "hx_litellm_proxy_fallbacks": {"phi3-3.8b": ["llama3-8b"]},
+    "hx_litellm_proxy_context_window_fallbacks": {"phi3-3.8b": ["llama3-8b"]},
     "hx_litellm_proxy_timeout": 3,
     "hx_litellm_proxy_stream_timeout": 3,
     "hx_litellm_proxy_num_retries": 2,
@@ -360,7 +369,11 @@ def resilient_gateway():
     assert proc.returncode == 0, "applying the router settings failed (output above)"
     config = yaml.safe_load(on_gateway("cat /etc/litellm/config.yaml").stdout)
     router = config["router_settings"]
+    # Rendered where LiteLLM reads them; the template's validate already loaded them with LiteLLM.
     assert router["fallbacks"] == [{"phi3-3.8b": ["llama3-8b"]}]
+    assert router["context_window_fallbacks"] == [{"phi3-3.8b": ["llama3-8b"]}]
+    phi3 = [e for e in config["model_list"] if e["model_name"] == "phi3-3.8b"]
+    assert [(e["litellm_params"]["rpm"], e["model_info"]["max_input_tokens"]) for e in phi3] == [(100000, 4096)] * 2
     assert (router["allowed_fails"], router["cooldown_time"], router["num_retries"]) == (1, 10, 2)
     yield "http://%s:4000" % gateway_ip()
     on_backend("hx-llm01", "systemctl stop stub-fallback")
@@ -480,10 +493,17 @@ def test_rollback_playbook_restores_the_previous_known_good_state():
     # The restored state is exactly what the repository describes: enforcing it changes nothing.
     again = playbook("litellm_enforce", label="enforce-after-rollback")
     assert again.returncode == 0 and recap(again.stdout)["changed"] == 0, "enforce after rollback changed something"
-    # One step back per run: the repository's state is the oldest snapshot, nothing is older.
-    further = playbook("litellm_rollback", label="rollback-further")
-    assert further.returncode != 0
-    assert "there is no earlier known-good state to roll back to" in further.stdout
+    # One step back per run, never forth: the rotated state was set aside, so a further step
+    # would go to the state before the repository's (here: the resilience tests' config), or
+    # say there is none. Dry run only: it must propose that and change nothing.
+    before = live_files()
+    further = playbook("litellm_rollback", "--check", "--diff", label="rollback-further-check")
+    if further.returncode == 0:
+        assert "/etc/litellm/config.yaml (snapshot" in further.stdout
+    else:
+        assert "there is no earlier known-good state to roll back to" in further.stdout
+    assert ROTATED["key"] not in further.stdout
+    assert live_files() == before
     assert status("/v1/models", old) == 200
 
 

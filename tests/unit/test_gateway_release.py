@@ -1,0 +1,126 @@
+"""gateway_release: known-good snapshots are saved once per state, ordered by when they last
+served, restored exactly, and a step back goes further back each time (never forth)."""
+
+import os
+
+import pytest
+from ansible_collections.hx.litellm.plugins.modules import gateway_release as mod
+
+
+class Failed(Exception):
+    pass
+
+
+class FakeModule:
+    def __init__(self, check_mode=False, diff=True):
+        self.check_mode, self._diff = check_mode, diff
+
+    def fail_json(self, msg, **_):
+        raise Failed(msg)
+
+
+@pytest.fixture
+def host(tmp_path):
+    live = tmp_path / "etc"
+    live.mkdir()
+    files = [str(live / "config.yaml"), str(live / "litellm.env"), str(live / "litellm.service")]
+
+    def write(config, key="sk-one", unit="venvs/1.0"):
+        for path, text in zip(files, (config, "LITELLM_MASTER_KEY=%s\n" % key, "ExecStart=/opt/%s/bin/litellm\n" % unit)):
+            with open(path, "w") as handle:
+                handle.write(text)
+
+    params = {"backup_dir": str(tmp_path / "backups"), "files": files, "secret_files": [files[1]], "keep": 5,
+              "target": "previous", "venvs_dir": ""}
+    return write, params, files
+
+
+def run(kind, params, check_mode=False, **overrides):
+    result = dict(changed=False, snapshot=None, snapshots=[], restored=[], pruned=[], set_aside=[])
+    module = FakeModule(check_mode)
+    (mod.save if kind == "save" else mod.restore)(module, dict(params, **overrides), result)
+    result["snapshots"] = [n for n, _ in mod.snapshots(params["backup_dir"])]
+    return result
+
+
+def content(path):
+    with open(path) as handle:
+        return handle.read()
+
+
+def test_the_same_state_is_saved_once(host):
+    write, params, _ = host
+    write("a")
+    first = run("save", params)
+    again = run("save", params)
+    assert first["changed"] and not again["changed"]
+    assert again["snapshot"] == first["snapshot"] and len(again["snapshots"]) == 1
+    stored = os.path.join(params["backup_dir"], first["snapshot"])
+    assert oct(os.stat(stored).st_mode & 0o777) == "0o700"
+    assert all(oct(os.stat(os.path.join(stored, f)).st_mode & 0o777) == "0o600" for f in os.listdir(stored))
+
+
+def test_check_mode_saves_nothing(host):
+    write, params, _ = host
+    write("a")
+    assert run("save", params, check_mode=True)["changed"]
+    assert mod.snapshots(params["backup_dir"]) == []
+
+
+def test_a_step_back_restores_exactly_and_then_goes_further_back(host):
+    write, params, files = host
+    for config in ("a", "b", "c"):
+        write(config)
+        run("save", params)
+    back = run("restore", params)
+    assert content(files[0]) == "b" and back["restored"] == [files[0]]
+    # Enforcing the restored state records nothing new: it is the newest known-good state now.
+    assert not run("save", params)["changed"]
+    run("restore", params)
+    assert content(files[0]) == "a"
+    with pytest.raises(Failed, match="no earlier known-good state"):
+        run("restore", params)
+    assert os.listdir(os.path.join(params["backup_dir"], ".rolled-back"))
+
+
+def test_a_state_that_serves_again_becomes_the_newest(host):
+    write, params, files = host
+    for config in ("a", "b", "a", "c"):
+        write(config)
+        run("save", params)
+    run("restore", params)
+    assert content(files[0]) == "a", "previous must be the state that served before c, not the older b"
+
+
+def test_the_key_never_shows_in_a_diff(host):
+    write, params, files = host
+    write("a", key="sk-secret-old")
+    run("save", params)
+    write("a", key="sk-secret-new")
+    result = dict(changed=False, snapshot=None, snapshots=[], restored=[], pruned=[], set_aside=[])
+    mod.restore(FakeModule(), dict(params, target="latest"), result)
+    assert result["restored"] == [files[1]]
+    assert "sk-secret" not in repr(result["diff"])
+    assert content(files[1]) == "LITELLM_MASTER_KEY=sk-secret-old\n"
+
+
+def test_retention_and_venv_pruning(host, tmp_path):
+    _, params, files = host
+    venvs = tmp_path / "opt" / "venvs"
+    for version in ("1.0", "2.0", "3.0"):
+        (venvs / version / "bin").mkdir(parents=True)
+
+    def deploy(version, prune):
+        with open(files[0], "w") as handle:
+            handle.write("config for %s" % version)
+        with open(files[1], "w") as handle:
+            handle.write("LITELLM_MASTER_KEY=sk-one\n")
+        with open(files[2], "w") as handle:
+            handle.write("ExecStart=%s/bin/litellm\n" % (venvs / version))
+        return run("save", params, keep=1, venvs_dir=str(venvs) if prune else "")
+
+    deploy("1.0", prune=False)
+    result = deploy("2.0", prune=True)
+    # keep=1 drops the 1.0 snapshot, so 1.0's venv goes; 3.0 was never used; 2.0 serves.
+    assert sorted(os.listdir(venvs)) == ["2.0"], result["pruned"]
+    assert len(mod.snapshots(params["backup_dir"])) == 1
