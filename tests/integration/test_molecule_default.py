@@ -360,7 +360,7 @@ def reset_backends():
     raise AssertionError("litellm did not come back: " + on_gateway("journalctl -u litellm -n 30 --no-pager").stdout)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="class")
 def resilient_gateway():
     require("converge")
     on_backend("hx-llm01", "systemd-run --unit stub-fallback /usr/bin/python3 /usr/local/bin/stub_ollama.py "
@@ -391,37 +391,40 @@ def record(case, summary):
     print("\n" + load.line(case, summary))
 
 
-@pytest.mark.parametrize("fault", ["error500", "hang", "refused"])
-def test_one_failing_backend_is_routed_around_without_client_errors(resilient_gateway, fault):
-    reset_backends()
-    if fault == "refused":
-        on_backend("hx-llm02", "systemctl stop stub-ollama")
-    else:
-        stub("hx-llm02", "/_stub/mode", {"mode": fault, "seconds": 60})
-    summary = load.run(resilient_gateway, master_key(), "phi3-3.8b", requests_total=200, concurrency=50, timeout=60)
-    record("one backend %s, 200 requests" % fault, summary)
-    assert summary["ok"] == 200, "clients saw errors: %s" % summary["errors"]
-    if fault == "hang":
-        # Failed over within the configured timeout (3 s) plus one healthy answer, not after the 60 s hang.
-        assert summary["max_ms"] < (RESILIENT["hx_litellm_proxy_timeout"] + 3) * 1000, summary
-    # Within the cooldown the failing backend gets no more traffic.
-    before = inference_count("hx-llm02") if fault != "refused" else 0
-    again = load.run(resilient_gateway, master_key(), "phi3-3.8b", requests_total=40, concurrency=20, timeout=60)
-    record("one backend %s, next 40 (cooldown)" % fault, again)
-    assert again["ok"] == 40
-    assert set(again["backends"]) == {"http://hx-llm01:11434"}, again["backends"]
-    if fault != "refused":
-        assert inference_count("hx-llm02") == before, "the failing backend still got traffic during its cooldown"
+class TestRouterResilience:
+    """The router settings apply for these tests only: the class-scoped fixture restores the
+    repository's config right after them, before the rotation and rollback tests."""
 
+    @pytest.mark.parametrize("fault", ["error500", "hang", "refused"])
+    def test_one_failing_backend_is_routed_around_without_client_errors(self, resilient_gateway, fault):
+        reset_backends()
+        if fault == "refused":
+            on_backend("hx-llm02", "systemctl stop stub-ollama")
+        else:
+            stub("hx-llm02", "/_stub/mode", {"mode": fault, "seconds": 60})
+        summary = load.run(resilient_gateway, master_key(), "phi3-3.8b", requests_total=200, concurrency=50, timeout=60)
+        record("one backend %s, 200 requests" % fault, summary)
+        assert summary["ok"] == 200, "clients saw errors: %s" % summary["errors"]
+        if fault == "hang":
+            # Failed over within the configured timeout (3 s) plus one healthy answer, not after the 60 s hang.
+            assert summary["max_ms"] < (RESILIENT["hx_litellm_proxy_timeout"] + 3) * 1000, summary
+        # Within the cooldown the failing backend gets no more traffic.
+        before = inference_count("hx-llm02") if fault != "refused" else 0
+        again = load.run(resilient_gateway, master_key(), "phi3-3.8b", requests_total=40, concurrency=20, timeout=60)
+        record("one backend %s, next 40 (cooldown)" % fault, again)
+        assert again["ok"] == 40
+        assert set(again["backends"]) == {"http://hx-llm01:11434"}, again["backends"]
+        if fault != "refused":
+            assert inference_count("hx-llm02") == before, "the failing backend still got traffic during its cooldown"
 
-def test_every_backend_of_an_alias_down_is_served_by_its_fallback_alias(resilient_gateway):
-    reset_backends()
-    for host in ("hx-llm01", "hx-llm02"):
-        stub(host, "/_stub/mode", {"mode": "error500"})
-    summary = load.run(resilient_gateway, master_key(), "phi3-3.8b", requests_total=100, concurrency=25, timeout=60)
-    record("every phi3 backend error500, 100 requests", summary)
-    assert summary["ok"] == 100, "clients saw errors: %s" % summary["errors"]
-    assert set(summary["backends"]) == {"http://hx-llm01:11435"}, summary["backends"]
+    def test_every_backend_of_an_alias_down_is_served_by_its_fallback_alias(self, resilient_gateway):
+        reset_backends()
+        for host in ("hx-llm01", "hx-llm02"):
+            stub(host, "/_stub/mode", {"mode": "error500"})
+        summary = load.run(resilient_gateway, master_key(), "phi3-3.8b", requests_total=100, concurrency=25, timeout=60)
+        record("every phi3 backend error500, 100 requests", summary)
+        assert summary["ok"] == 100, "clients saw errors: %s" % summary["errors"]
+        assert set(summary["backends"]) == {"http://hx-llm01:11435"}, summary["backends"]
 
 
 ROTATED = {}
