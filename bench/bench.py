@@ -44,15 +44,31 @@ def deployed(unit_path, config_path):
     return execstart[0], flags, env, config
 
 
-def bench_config(config):
-    """The deployed config, with the model list replaced by one alias on the zero-latency stand-in."""
+# litellm_settings the role adds for speed; the `default` variant runs without them (and without
+# the role's model_info: token prices spare LiteLLM a failing cost-map lookup per request).
+ROLE_TUNING = ("disable_end_user_cost_tracking", "turn_off_message_logging")
+
+
+def bench_config(config, tuned=True):
+    """The deployed config, with the model list replaced by one alias on the zero-latency stand-in.
+    tuned=False drops the role's speed settings: litellm_settings in ROLE_TUNING and the
+    deployments' model_info (token prices), which leaves LiteLLM's defaults."""
     out = {key: value for key, value in config.items() if key != "model_list"}
+    if not tuned:
+        out["litellm_settings"] = {k: v for k, v in (out.get("litellm_settings") or {}).items() if k not in ROLE_TUNING}
     router = dict(out.get("router_settings") or {})
     for key in ("redis_host", "redis_port", "redis_password"):
         router.pop(key, None)
     out["router_settings"] = router
-    out["model_list"] = [{"model_name": ALIAS, "litellm_params": {
-        "model": "ollama_chat/" + MODEL, "api_base": "http://127.0.0.1:%d" % STUB_PORT, "timeout": 30}}]
+    entry = {"model_name": ALIAS, "litellm_params": {
+        "model": "ollama_chat/" + MODEL, "api_base": "http://127.0.0.1:%d" % STUB_PORT, "timeout": 30}}
+    if tuned:
+        # The role's per-deployment model_info (mode, token prices), taken from the deployed config.
+        deployed_info = (config.get("model_list") or [{}])[0].get("model_info") or {}
+        info = {k: v for k, v in deployed_info.items() if k == "mode" or k.endswith("_cost_per_token")}
+        if info:
+            entry["model_info"] = info
+    out["model_list"] = [entry]
     return out
 
 
@@ -136,9 +152,11 @@ async def main():
     parser.add_argument("--stub", default="/var/tmp/hx-bench/stub_ollama.py")
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per cell")
     parser.add_argument("--concurrency", default="1,16,64")
+    parser.add_argument("--warmup", type=float, default=2.0, help="seconds of unmeasured load per target first")
     parser.add_argument("--json", required=True)
     parser.add_argument("--extra", default="{}", help='more variants: {"name": {"flags": {}, "env": {}, '
-                        '"litellm_settings": {}}}, each on top of default (for trying a setting)')
+                        '"litellm_settings": {}, "base": "default"|"tuned"}}, each on top of default unless '
+                        'base is tuned (for trying a setting)')
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
 
@@ -147,17 +165,27 @@ async def main():
     config_file = os.path.join(workdir, "bench-config.yaml")
     with open(config_file, "w") as handle:
         yaml.safe_dump(bench_config(config), handle)
+    default_file = os.path.join(workdir, "bench-config-default.yaml")
+    with open(default_file, "w") as handle:
+        yaml.safe_dump(bench_config(config, tuned=False), handle)
     key = "sk-bench-" + os.urandom(12).hex()
     procs = [subprocess.Popen([sys.executable, args.stub, "--host", "127.0.0.1", "--port", str(STUB_PORT),
                                "--name", "bench", "--delay", "0"], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)]
     plan = variants(flags, env)
-    configs = {name: config_file for name in plan}
+    # Only `tuned` runs the role's litellm_settings; `default` and each one-setting variant run without.
+    configs = {name: (config_file if name == "tuned" else default_file) for name in plan}
+    if bench_config(config) != bench_config(config, tuned=False):
+        plan["default + role config (litellm_settings, prices)"] = plan["default"]
+        configs["default + role config (litellm_settings, prices)"] = config_file
     for name, extra in json.loads(args.extra).items():
-        plan[name] = (extra.get("flags", {}), dict(plan["default"][1], **extra.get("env", {})))
-        configs[name] = config_file
+        # On top of default, or with "base": "tuned" on top of what the role deploys.
+        on_tuned = extra.get("base") == "tuned"
+        base_flags, base_env = plan["tuned" if on_tuned else "default"]
+        plan[name] = (dict(base_flags, **extra.get("flags", {})), dict(base_env, **extra.get("env", {})))
+        configs[name] = config_file if on_tuned else default_file
         if extra.get("litellm_settings"):
-            own = bench_config(config)
+            own = bench_config(config, tuned=on_tuned)
             own["litellm_settings"] = dict(own.get("litellm_settings") or {}, **extra["litellm_settings"])
             configs[name] = os.path.join(workdir, "bench-config-%d.yaml" % len(configs))
             with open(configs[name], "w") as handle:
@@ -173,6 +201,10 @@ async def main():
         targets = {"direct": ("http://127.0.0.1:%d/api/chat" % STUB_PORT, {}, {"model": MODEL})}
         for name, port in ports.items():
             targets[name] = ("http://127.0.0.1:%d/v1/chat/completions" % port, auth, {"model": ALIAS})
+        # Warm-up, not measured: a proxy's first requests pay for lazy imports and connection pools.
+        for name, (url, headers, override) in targets.items():
+            for stream in (False, True):
+                await load(url, dict(chat, stream=stream, **override), headers, 8, args.warmup, stream)
         cells = []
         # Interleaved: every target runs each cell before any target runs the next one.
         for stream in (False, True):
@@ -215,7 +247,8 @@ async def main():
                 for name in plan if name != "default" and by[("default", False, top)]["rps"]}
     result = {"host": os.uname().nodename, "cpus": os.cpu_count(), "duration_per_cell_s": args.duration,
               "tuned_settings": {"flags": flags, "environment": {k: v for k, v in env.items() if "KEY" not in k}},
-              "variants": {name: {"flags": f, "environment": e} for name, (f, e) in plan.items()},
+              "variants": {name: {"flags": f, "environment": e, "config": os.path.basename(configs[name])}
+                           for name, (f, e) in plan.items()},
               "cells": cells, "tuned_over_default_at_c%d" % top: ratios, "ablation_rps_ratio_at_c%d_non_stream" % top: ablation}
     with open(args.json, "w") as handle:
         json.dump(result, handle, indent=2)

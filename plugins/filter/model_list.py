@@ -27,7 +27,8 @@ description:
 options:
   _input:
     description: List of aliases (C(name), C(model), optional C(provider), C(backends),
-      C(timeout), C(stream_timeout), C(num_retries), C(rpm), C(tpm), C(max_input_tokens), C(mode)).
+      C(timeout), C(stream_timeout), C(num_retries), C(rpm), C(tpm), C(max_input_tokens), C(mode),
+      C(input_cost_per_token), C(output_cost_per_token)).
     type: list
     elements: dict
     required: true
@@ -37,7 +38,8 @@ options:
     elements: str
     required: true
   defaults:
-    description: Default C(timeout), C(stream_timeout) and C(num_retries) for every entry.
+    description: Default C(timeout), C(stream_timeout), C(num_retries), C(input_cost_per_token) and
+      C(output_cost_per_token) for every entry.
     type: dict
 """
 
@@ -61,6 +63,10 @@ MODELS = "hx_litellm_proxy_models"
 BACKENDS = "hx_litellm_proxy_backends"
 
 _PER_ENTRY_PARAMS = ("timeout", "stream_timeout", "num_retries", "rpm", "tpm")
+# Token prices LiteLLM reports per request, rendered into model_info. A model priced here is
+# never looked up in LiteLLM's cost map; an unpriced Ollama model misses that map on every
+# request, and the failing lookup is not cached (docs/performance.md). None: use the map.
+_PER_ENTRY_COSTS = ("input_cost_per_token", "output_cost_per_token")
 
 
 def _check_url(url, where):
@@ -139,6 +145,17 @@ def model_list(models, backends, defaults=None):
         model_info = {"mode": alias.get("mode", "chat")}
         if alias.get("max_input_tokens") is not None:
             model_info["max_input_tokens"] = alias["max_input_tokens"]
+        for key in _PER_ENTRY_COSTS:
+            value = alias[key] if key in alias else defaults.get(key)
+            if value is None:
+                continue
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                where = "%s: alias %r: %s" % (MODELS, name, key) if key in alias else "hx_litellm_proxy_" + key.replace("_per_token", "")
+                raise AnsibleFilterError(
+                    "%s must be a price >= 0 (or null to use LiteLLM's cost map), got %r; fix: 0 for "
+                    "self-hosted backends" % (where, value)
+                )
+            model_info[key] = float(value)
 
         for api_base in alias_pool:
             litellm_params = {"model": "%s/%s" % (provider, target), "api_base": api_base}

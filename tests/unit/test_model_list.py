@@ -1,5 +1,7 @@
 """Unit tests of the hx.litellm.model_list filter (aliases x backends expansion)."""
 
+import re
+
 import pytest
 from ansible.errors import AnsibleFilterError
 
@@ -111,3 +113,22 @@ def test_rpm_and_tpm_go_into_every_deployment_of_their_alias():
     assert [(e["litellm_params"]["rpm"], e["litellm_params"]["tpm"]) for e in out] == [(60, 100000)] * 2
     with pytest.raises(AnsibleFilterError, match="rpm must be a number >= 0, got -5"):
         model_list([dict(ALIASES[0], rpm=-5)], [B1])
+
+
+def test_prices_go_to_model_info_with_per_alias_overrides_and_null_for_the_cost_map():
+    prices = {"timeout": 30, "input_cost_per_token": 0, "output_cost_per_token": 0}
+    aliases = [ALIASES[0], dict(ALIASES[1], input_cost_per_token=1e-6, output_cost_per_token=None)]
+    out = model_list(aliases, [B1], prices)
+    assert out[0]["model_info"] == {"mode": "chat", "input_cost_per_token": 0.0, "output_cost_per_token": 0.0}
+    assert out[1]["model_info"] == {"mode": "chat", "input_cost_per_token": 1e-6}
+    assert not any("cost" in key for entry in out for key in entry["litellm_params"])
+
+
+@pytest.mark.parametrize("where, prices, named", [
+    ("alias", {}, "alias 'phi3-3.8b': input_cost_per_token must be a price >= 0"),
+    ("role", {"input_cost_per_token": -1}, "hx_litellm_proxy_input_cost must be a price >= 0"),
+])
+def test_a_negative_price_is_refused_naming_where_it_came_from(where, prices, named):
+    aliases = [dict(ALIASES[0], input_cost_per_token=-1)] if where == "alias" else [ALIASES[0]]
+    with pytest.raises(AnsibleFilterError, match=re.escape(named)):
+        model_list(aliases, [B1], prices)
