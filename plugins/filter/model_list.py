@@ -150,7 +150,10 @@ def model_list(models, backends, defaults=None):
             if value is None:
                 continue
             if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                where = "%s: alias %r: %s" % (MODELS, name, key) if key in alias else "hx_litellm_proxy_" + key.replace("_per_token", "")
+                if key in alias:
+                    where = "%s: alias %r: %s" % (MODELS, name, key)
+                else:  # the role-wide default, e.g. hx_litellm_proxy_input_cost
+                    where = "hx_litellm_proxy_" + key.replace("_per_token", "")
                 raise AnsibleFilterError(
                     "%s must be a price >= 0 (or null to use LiteLLM's cost map), got %r; fix: 0 for "
                     "self-hosted backends" % (where, value)

@@ -89,6 +89,9 @@ def test_second_apply_changes_nothing():
     rc = proc.returncode
     assert rc == 0, "the second apply changed something (output above)"
     assert recap(proc.stdout)["changed"] == 0
+    # The pin probe found the venv complete, so pip (5 s of listing the venv) did not run.
+    pip_task = proc.stdout.split("Install the pinned LiteLLM into the venv", 1)[1].split("\nTASK [", 1)[0]
+    assert "\nskipping: [%s]" % GATEWAY in pip_task, "pip ran although the venv holds every pin"
     # The playbook's own wall time (ansible.posix.timer), without molecule's start-up around it.
     took = re.search(r"Playbook run took (\d+) days, (\d+) hours, (\d+) minutes, (\d+) seconds", proc.stdout)
     assert took, "the timer callback reported no run time (output above)"
@@ -105,6 +108,20 @@ def test_check_mode_on_a_converged_host_reports_no_change():
     assert rc == 0, "--check --diff failed on the converged host (output above)"
     counters = recap(proc.stdout)
     assert counters["changed"] == 0 and counters["failed"] == 0, counters
+
+
+def test_a_rerun_repairs_a_venv_broken_by_hand():
+    """The pin probe lets pip skip a complete venv; a pinned package removed by hand is reinstalled."""
+    require("converge")
+    pip = "/opt/litellm/venvs/%s/bin/pip" % PINNED
+    assert on_gateway(pip + " uninstall -y -q prisma").returncode == 0
+    assert on_gateway(pip + " show -q prisma").returncode != 0
+    proc = playbook("litellm_enforce", label="venv-drift")
+    assert proc.returncode == 0, "the rerun after a broken venv failed (output above)"
+    pip_task = proc.stdout.split("Install the pinned LiteLLM into the venv", 1)[1].split("\nTASK [", 1)[0]
+    assert "\nchanged: [%s]" % GATEWAY in pip_task, "pip did not run on a venv missing a pinned package"
+    assert on_gateway(pip + " show -q prisma").returncode == 0
+    assert status("/v1/models", master_key()) == 200
 
 
 def test_verify_the_gateway_from_outside_and_inside():
