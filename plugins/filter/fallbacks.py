@@ -13,8 +13,8 @@ author: hx.litellm contributors
 version_added: 0.2.0
 short_description: Render alias fallbacks the way LiteLLM's router reads them
 description:
-  - Turns a mapping C({alias: [fallback, ...]}) into C([{alias: [fallback, ...]}, ...]), the shape of
-    C(router_settings.fallbacks) and C(router_settings.context_window_fallbacks).
+  - 'Turns a mapping C({alias: [fallback, ...]}) into C([{alias: [fallback, ...]}, ...]), the shape of
+    C(router_settings.fallbacks) and C(router_settings.context_window_fallbacks).'
   - Fails when a name is not one of O(aliases), when an alias falls back to itself, or when a value is
     not a list of names.
 options:

@@ -14,12 +14,12 @@ author: hx.litellm contributors
 description:
   - C(state=saved) copies the live files (config, environment file, unit) into a new timestamped
     snapshot under O(backup_dir), unless a retained snapshot already holds exactly the same content
-    (an older one is then renamed to be the newest: snapshots are ordered by when they last served);
+    (an older one is then renamed to be the newest, as snapshots are ordered by when they last served);
     it returns the name of the snapshot that matches the live state either way, and prunes the
     oldest snapshots beyond O(keep).
   - C(state=restored) copies a snapshot's files back (atomically, with their owner and mode) where
     they differ from the live files, and reports which files it restored.
-  - Snapshots are root-only (directories 0700, files 0600): they hold the environment file.
+  - Snapshots are root-only (directories 0700, files 0600), as they hold the environment file.
   - The content of O(secret_files) never appears in a diff or a result.
 options:
   state:

@@ -163,6 +163,18 @@ BAD_INPUTS = {
     "negative retries": ({"hx_litellm_proxy_num_retries": -2}, "hx_litellm_proxy_num_retries is -2; fix:"),
     "fallback to an unknown alias": ({"hx_litellm_proxy_fallbacks": {"phi3-3.8b": ["gpt-4"]}},
                                      "hx_litellm_proxy_fallbacks names 'gpt-4', which is not a defined alias"),
+    "redis password systemd would alter": ({"hx_litellm_proxy_redis_password": 'pw"with\\quotes'},
+                                           "hx_litellm_proxy_redis_password contains characters other than"),
+    "install dir under /home": ({"hx_litellm_proxy_install_dir": "/home/litellm"},
+                                "hx_litellm_proxy_install_dir '/home/litellm' must be an absolute path outside /home"),
+    "listen address not an address": ({"hx_litellm_proxy_host": "not an address"},
+                                      "hx_litellm_proxy_host 'not an address' is not an address or a host name; fix:"),
+    "CA bundle missing": ({"hx_litellm_proxy_ca_bundle": "/nonexistent/ca.pem"},
+                          "hx_litellm_proxy_ca_bundle '/nonexistent/ca.pem' is not an existing file on the control node"),
+    "wheelhouse missing": ({"hx_litellm_proxy_wheelhouse": "/nonexistent/litellm.tar"},
+                           "hx_litellm_proxy_wheelhouse '/nonexistent/litellm.tar' is not an existing file on the control node"),
+    "proxy URL with credentials": ({"hx_litellm_proxy_environment": {"HTTPS_PROXY": "http://u:pw@proxy:3128"}},
+                                   "hx_litellm_proxy_environment ['HTTPS_PROXY'] holds credentials in a URL"),
 }
 BAD_RESULTS = {}
 
@@ -214,9 +226,10 @@ def test_bad_input_fails_with_a_message_naming_it_and_changes_nothing(case, bad_
     assert message in said, "%s: expected %r in the output (.artifacts/ has the log)" % (case, message)
     assert recap(proc.stdout)["changed"] == 0
     assert "TASK [hx.litellm.hx_litellm_proxy : Install the Python runtime" not in proc.stdout
-    secret = extra.get("hx_litellm_proxy_master_key")
-    if secret:
-        assert secret not in proc.stdout, "the bad key was printed"
+    for name in ("hx_litellm_proxy_master_key", "hx_litellm_proxy_redis_password"):
+        if extra.get(name):
+            assert extra[name] not in proc.stdout, "the bad value of %s was printed" % name
+    assert "u:pw@" not in proc.stdout, "the proxy credentials were printed"
     before, after = bad_input_runs["__state__"]
     assert after == before, "a rejected input changed the gateway"
 
@@ -560,6 +573,32 @@ def test_a_change_that_fails_at_start_is_rolled_back_and_the_old_state_serves(po
     assert live_files() == before, "the rollback did not restore the files exactly"
     assert status("/health/readiness") == 200 and status("/v1/models", master_key()) == 200
     assert on_gateway("systemctl is-active litellm").stdout.strip() == "active"
+
+
+def test_a_rollback_that_fails_too_still_names_the_first_failure(port_squatter):
+    """The same bad port, but 1 s for any start to be ready (LiteLLM needs ~10): the rollback fails as well."""
+    require("converge")
+    import requests
+    before = live_files()
+    proc = playbook("litellm_enforce", "-e", "hx_litellm_proxy_port=4001", "-e", "hx_litellm_proxy_ready_timeout=1",
+                    label="bad-rollback")
+    assert proc.returncode != 0
+    assert "The change failed at: Fail with the journal tail" in proc.stdout
+    assert "litellm did not become ready on http://127.0.0.1:4001" in proc.stdout
+    assert re.search(r"The rollback to known-good snapshot \d{8}T\d{6}Z failed too,\s+at: Fail with the journal tail",
+                     proc.stdout), "the rollback's own failure is not named"
+    assert "litellm did not become ready on http://127.0.0.1:4000" in proc.stdout
+    assert re.search(r"playbooks/litellm_rollback\.yml\s+-l %s -e hx_litellm_proxy_rollback_to=\d{8}T\d{6}Z" % GATEWAY,
+                     proc.stdout), "no command to restore by hand"
+    # The restored files are in place, so the service, restarted on them, serves once it is up.
+    assert live_files() == before
+    deadline, code = time.time() + 120, None
+    while time.time() < deadline and code != 200:
+        try:
+            code = status("/v1/models", master_key())
+        except requests.RequestException:
+            time.sleep(2)
+    assert code == 200, "the restored state never came up"
 
 
 def test_an_upgrade_to_a_version_missing_from_the_index_leaves_the_service_untouched():

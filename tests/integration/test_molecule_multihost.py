@@ -20,6 +20,7 @@ GATEWAYS = ["mh-gw01", "mh-gw02"]
 REDIS = "mh-llm01"
 REDIS_PASSWORD = "hx-molecule-redis-only-for-tests"
 PINNED = yaml.safe_load((ROOT / "group_vars/all/main.yml").read_text())["hx_litellm_proxy_version"]
+WHEELHOUSE = ROOT / (".cache/wheelhouse/litellm-%s.tar" % PINNED)
 
 pytestmark = pytest.mark.skipif(not docker_running(), reason="needs a running Docker engine (tests/bootstrap.sh starts one)")
 
@@ -103,8 +104,16 @@ def test_fresh_converge_from_a_wheelhouse_is_faster_than_from_the_index():
     """Same role, same run, two fresh gateways: one installs from the index, one offline from a wheelhouse."""
     built = S.playbook("litellm_wheelhouse", label="wheelhouse")
     assert built.returncode == 0, "building the wheelhouse failed (output above)"
-    archive = ROOT / (".cache/wheelhouse/litellm-%s.tar" % PINNED)
+    archive = WHEELHOUSE
     assert archive.is_file()
+    # Ops dry-run first: on the fresh hosts --check --diff says what it would do and changes nothing
+    # (it refreshes apt's lists on both, so neither converge below gets that head start).
+    dry = S.playbook("litellm_enforce", "-e", "hx_litellm_proxy_wheelhouse=%s" % archive, "--check", "--diff",
+                     label="wheelhouse-check")
+    assert dry.returncode == 0, "--check --diff with a wheelhouse failed (output above)"
+    for host in GATEWAYS:
+        assert recap(dry.stdout, host)["failed"] == 0
+        assert on(host, "test -e /opt/litellm").returncode != 0, "--check changed %s" % host
     index = S.playbook("litellm_enforce", "--limit", "mh-gw01", label="converge-index")
     assert index.returncode == 0, "index converge failed (output above)"
     wheels = S.playbook("litellm_enforce", "--limit", "mh-gw02", "-e", "hx_litellm_proxy_wheelhouse=%s" % archive,
@@ -117,13 +126,22 @@ def test_fresh_converge_from_a_wheelhouse_is_faster_than_from_the_index():
                         wheelhouse_build_s=times["wheelhouse"], index_tasks=tasks_run(index.stdout, "mh-gw01"),
                         wheelhouse_tasks=tasks_run(wheels.stdout, "mh-gw02"),
                         index_install_s=task_seconds(index.stdout, INSTALL),
-                        wheelhouse_install_s=task_seconds(wheels.stdout, UNPACK, INSTALL))
+                        wheelhouse_install_s=round(task_seconds(wheels.stdout, UNPACK, INSTALL), 2))
     PROVISIONING["ratio"] = round(PROVISIONING["wheelhouse_s"] / PROVISIONING["index_s"], 2)
     PROVISIONING["install_ratio"] = round(PROVISIONING["wheelhouse_install_s"] / PROVISIONING["index_install_s"], 2)
+    # What no install path changes (apt, the config check, LiteLLM's start, the other tasks, Ansible
+    # itself), from both converges: divided by the index converge, it is the ratio an install path
+    # taking zero seconds would reach. Recorded, not asserted: it says whether 0.5 is reachable here.
+    PROVISIONING["rest_index_s"] = round(PROVISIONING["index_s"] - PROVISIONING["index_install_s"], 1)
+    PROVISIONING["rest_wheelhouse_s"] = round(PROVISIONING["wheelhouse_s"] - PROVISIONING["wheelhouse_install_s"], 1)
+    PROVISIONING["zero_install_ratio"] = round(
+        min(PROVISIONING["rest_index_s"], PROVISIONING["rest_wheelhouse_s"]) / PROVISIONING["index_s"], 2)
     print("fresh converge: index %(index_s).1fs (%(index_tasks)d tasks), wheelhouse %(wheelhouse_s).1fs "
           "(%(wheelhouse_tasks)d tasks), ratio %(ratio).2f; install step: index %(index_install_s).1fs, "
           "wheelhouse (unpack + pip) %(wheelhouse_install_s).1fs, ratio %(install_ratio).2f; "
-          "wheelhouse build %(wheelhouse_build_s).1fs" % PROVISIONING)
+          "wheelhouse build %(wheelhouse_build_s).1fs; the rest of the converge (same on both paths) "
+          "%(rest_index_s).1fs / %(rest_wheelhouse_s).1fs, so a zero-second install would reach %(zero_install_ratio).2f"
+          % PROVISIONING)
     for host in GATEWAYS:
         assert models_status(host) == 200
         config = yaml.safe_load(on(host, "cat /etc/litellm/config.yaml").stdout)
@@ -131,9 +149,10 @@ def test_fresh_converge_from_a_wheelhouse_is_faster_than_from_the_index():
         assert config["router_settings"]["redis_password"] == "os.environ/LITELLM_REDIS_PASSWORD"
         assert REDIS_PASSWORD not in on(host, "cat /etc/litellm/config.yaml /etc/systemd/system/litellm.service").stdout
     assert REDIS_PASSWORD not in index.stdout + wheels.stdout
-    # What the wheelhouse changes is the install step: no download, no index. Measured 0.64 (the
-    # whole converge 0.76-0.88: config check, start-up and apt are the same on both paths, see
-    # docs/performance.md). The issue's target for the whole converge is 0.5, not reached.
+    # What the wheelhouse changes is the install step: no download, no index. Measured 0.62-0.66 (the
+    # whole converge 0.83-0.90: config check, start-up and apt are the same on both paths, see
+    # docs/performance.md). The issue's target for the whole converge is 0.5: zero_install_ratio
+    # above shows why no install path reaches it on these machines.
     assert PROVISIONING["install_ratio"] <= 0.8, (
         "the wheelhouse install step (%(wheelhouse_install_s).1fs) is not clearly faster than the index "
         "install (%(index_install_s).1fs)" % PROVISIONING)
@@ -142,14 +161,37 @@ def test_fresh_converge_from_a_wheelhouse_is_faster_than_from_the_index():
         % PROVISIONING)
 
 
-def test_rerun_in_one_batch_of_two_changes_nothing():
+def task_block(output, name):
+    return output.split(name, 1)[1].split("\nTASK [", 1)[0]
+
+
+def test_a_wheelhouse_rerun_repairs_a_venv_missing_a_pinned_package():
+    """Offline repair: this version's venv exists but lacks a pin, so the wheelhouse is shipped again."""
     require("converge-wheelhouse")
-    proc = S.playbook("litellm_enforce", "-e", "hx_litellm_serial=2", label="converge")
+    pip = "/opt/litellm/venvs/%s/bin/pip" % PINNED
+    assert on("mh-gw02", pip + " uninstall -y -q prisma").returncode == 0
+    assert on("mh-gw02", pip + " show -q prisma").returncode != 0
+    proc = S.playbook("litellm_enforce", "--limit", "mh-gw02", "-e", "hx_litellm_proxy_wheelhouse=%s" % WHEELHOUSE,
+                      label="wheelhouse-repair")
+    assert proc.returncode == 0, "the offline repair failed (output above)"
+    assert "\nchanged: [mh-gw02]" in task_block(proc.stdout, UNPACK), "the wheelhouse was not shipped"
+    assert "\nchanged: [mh-gw02]" in task_block(proc.stdout, INSTALL), "pip did not reinstall the missing pin"
+    assert on("mh-gw02", pip + " show -q prisma").returncode == 0
+    assert on("mh-gw02", "test -e /opt/litellm/wheelhouse").returncode != 0, "the unpacked wheelhouse was left behind"
+    assert models_status("mh-gw02") == 200
+
+
+def test_rerun_in_one_batch_of_two_changes_nothing():
+    """With the wheelhouse still set: complete venvs (one from the index, one offline) ship nothing."""
+    require("converge-wheelhouse")
+    proc = S.playbook("litellm_enforce", "-e", "hx_litellm_serial=2",
+                      "-e", "hx_litellm_proxy_wheelhouse=%s" % WHEELHOUSE, label="converge")
     rc = proc.returncode
     assert rc == 0, "rerun failed (output above)"
     assert batches(proc.stdout) == [GATEWAYS]
     for host in GATEWAYS:
         assert recap(proc.stdout, host)["changed"] == 0
+        assert "\nskipping: [%s]" % host in task_block(proc.stdout, UNPACK), "a complete venv got the wheelhouse"
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "provisioning-multihost.json").write_text(json.dumps(PROVISIONING, indent=2))
 
