@@ -173,6 +173,8 @@ BAD_INPUTS = {
                           "hx_litellm_proxy_ca_bundle '/nonexistent/ca.pem' is not an existing file on the control node"),
     "wheelhouse missing": ({"hx_litellm_proxy_wheelhouse": "/nonexistent/litellm.tar"},
                            "hx_litellm_proxy_wheelhouse '/nonexistent/litellm.tar' is not an existing file on the control node"),
+    "peer that is not an address": ({"hx_litellm_proxy_ip_allow": ["10.0.0.0/8", "999.1.1.1"]},
+                                    "hx_litellm_proxy_ip_allow has ['999.1.1.1'], which are not IP addresses or CIDRs; fix:"),
     "proxy URL with credentials": ({"hx_litellm_proxy_environment": {"HTTPS_PROXY": "http://u:pw@proxy:3128"}},
                                    "hx_litellm_proxy_environment ['HTTPS_PROXY'] holds credentials in a URL"),
 }
