@@ -42,6 +42,12 @@ def recap(output, host):
     return {"ok": ok, "changed": changed, "unreachable": unreachable, "failed": failed}
 
 
+def task_block(output, name):
+    """What the play printed for the first task whose name contains `name`, up to the next task."""
+    assert name in output, "no task %r in the output (output above)" % name
+    return output.split(name, 1)[1].split("\nTASK [", 1)[0]
+
+
 def on(host, command):
     """Run a shell command in a test host (a container)."""
     return subprocess.run(["docker", "exec", host, "sh", "-c", command], capture_output=True, text=True)

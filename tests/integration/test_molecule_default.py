@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 import load
-from scenario import ARTIFACTS, Scenario, container_ip, docker_running, master_key, on
+from scenario import ARTIFACTS, Scenario, container_ip, docker_running, master_key, on, task_block
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 S = Scenario("default")
@@ -90,7 +90,7 @@ def test_second_apply_changes_nothing():
     assert rc == 0, "the second apply changed something (output above)"
     assert recap(proc.stdout)["changed"] == 0
     # The pin probe found the venv complete, so pip (5 s of listing the venv) did not run.
-    pip_task = proc.stdout.split("Install the pinned LiteLLM into the venv", 1)[1].split("\nTASK [", 1)[0]
+    pip_task = task_block(proc.stdout, "Install the pinned LiteLLM into the venv")
     assert "\nskipping: [%s]" % GATEWAY in pip_task, "pip ran although the venv holds every pin"
     # The playbook's own wall time (ansible.posix.timer), without molecule's start-up around it.
     took = re.search(r"Playbook run took (\d+) days, (\d+) hours, (\d+) minutes, (\d+) seconds", proc.stdout)
@@ -118,7 +118,7 @@ def test_a_rerun_repairs_a_venv_broken_by_hand():
     assert on_gateway(pip + " show -q prisma").returncode != 0
     proc = playbook("litellm_enforce", label="venv-drift")
     assert proc.returncode == 0, "the rerun after a broken venv failed (output above)"
-    pip_task = proc.stdout.split("Install the pinned LiteLLM into the venv", 1)[1].split("\nTASK [", 1)[0]
+    pip_task = task_block(proc.stdout, "Install the pinned LiteLLM into the venv")
     assert "\nchanged: [%s]" % GATEWAY in pip_task, "pip did not run on a venv missing a pinned package"
     assert on_gateway(pip + " show -q prisma").returncode == 0
     assert status("/v1/models", master_key()) == 200

@@ -13,7 +13,7 @@ import pytest
 import requests
 import yaml
 
-from scenario import ARTIFACTS, ROOT, Scenario, container_ip, docker_running, master_key, on, recap
+from scenario import ARTIFACTS, ROOT, Scenario, container_ip, docker_running, master_key, on, recap, task_block
 
 S = Scenario("multihost")
 GATEWAYS = ["mh-gw01", "mh-gw02"]
@@ -161,10 +161,6 @@ def test_fresh_converge_from_a_wheelhouse_is_faster_than_from_the_index():
         % PROVISIONING)
 
 
-def task_block(output, name):
-    return output.split(name, 1)[1].split("\nTASK [", 1)[0]
-
-
 def test_a_wheelhouse_rerun_repairs_a_venv_missing_a_pinned_package():
     """Offline repair: this version's venv exists but lacks a pin, so the wheelhouse is shipped again."""
     require("converge-wheelhouse")
@@ -259,3 +255,11 @@ def test_a_bad_change_stops_at_the_first_gateway_which_is_rolled_back(squatter_o
     assert models_status("mh-gw02") == 200
     assert not re.search(r"^\s*mh-gw02\s*:", proc.stdout.split("PLAY RECAP")[-1], re.M) or \
         recap(proc.stdout, "mh-gw02")["changed"] == 0
+
+
+def test_no_run_of_the_scenario_shows_a_secret():
+    """Every play of this scenario, the --check --diff on fresh hosts with the wheelhouse included."""
+    assert "wheelhouse-check" in "".join(S.results), "the dry run did not happen"
+    for name, proc in S.results.items():
+        for secret in (master_key(), REDIS_PASSWORD):
+            assert secret not in proc.stdout, "a secret appears in the output of %s" % name
