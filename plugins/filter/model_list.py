@@ -10,9 +10,9 @@ loops with a few per-alias overrides, which reads far better here than in Jinja.
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
-
 from ansible.errors import AnsibleFilterError
+
+from ansible_collections.hx.litellm.plugins.module_utils.gateway import MODELS, GatewayError, deployments
 
 DOCUMENTATION = r"""
 name: model_list
@@ -54,14 +54,6 @@ _value:
   elements: dict
 """
 
-# Providers the role knows how to render. ollama_chat calls Ollama's /api/chat;
-# ollama calls /api/generate with a templated prompt; hosted_vllm and openai speak
-# the OpenAI wire format (api_base must then end in /v1).
-PROVIDERS = ("ollama_chat", "ollama", "hosted_vllm", "openai")
-# Errors name the role variables the input comes from, so an operator knows what to fix.
-MODELS = "hx_litellm_proxy_models"
-BACKENDS = "hx_litellm_proxy_backends"
-
 _PER_ENTRY_PARAMS = ("timeout", "stream_timeout", "num_retries", "rpm", "tpm")
 # Token prices LiteLLM reports per request, rendered into model_info. A model priced here is
 # never looked up in LiteLLM's cost map; an unpriced Ollama model misses that map on every
@@ -69,107 +61,54 @@ _PER_ENTRY_PARAMS = ("timeout", "stream_timeout", "num_retries", "rpm", "tpm")
 _PER_ENTRY_COSTS = ("input_cost_per_token", "output_cost_per_token")
 
 
-def _check_url(url, where):
-    """Return url without a trailing slash, or fail unless it is http(s)://host:port[/path]."""
-    try:
-        parts = urlsplit(url) if isinstance(url, str) else None
-        port = parts.port if parts else None
-    except ValueError:  # port out of range or not a number
-        parts, port = None, None
-    if (
-        parts is None
-        or parts.scheme not in ("http", "https")
-        or not parts.hostname
-        or port is None
-        or port < 1
-        or parts.username is not None
-        or parts.query
-        or parts.fragment
-        or any(c.isspace() for c in url)
-    ):
-        raise AnsibleFilterError(
-            "%s: backend %r is not a URL of the form http(s)://host:port; "
-            "fix: write it like http://hx-llm01:11434 (scheme, host and port)" % (where, url)
-        )
-    return url.rstrip("/")
+def _entry_settings(alias, defaults):
+    """litellm_params and model_info of every deployment of one alias, checked."""
+    name = alias["name"]
+    params = {}
+    for key in _PER_ENTRY_PARAMS:
+        value = alias.get(key, defaults.get(key))
+        if value is not None:
+            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+                raise AnsibleFilterError("%s: alias %r: %s must be a number >= 0, got %r" % (MODELS, name, key, value))
+            params[key] = value
+
+    model_info = {"mode": alias.get("mode", "chat")}
+    if alias.get("max_input_tokens") is not None:
+        model_info["max_input_tokens"] = alias["max_input_tokens"]
+    for key in _PER_ENTRY_COSTS:
+        value = alias[key] if key in alias else defaults.get(key)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            if key in alias:
+                where = "%s: alias %r: %s" % (MODELS, name, key)
+            else:  # the role-wide default, e.g. hx_litellm_proxy_input_cost
+                where = "hx_litellm_proxy_" + key.replace("_per_token", "")
+            raise AnsibleFilterError(
+                "%s must be a price >= 0 (or null to use LiteLLM's cost map), got %r; fix: 0 for "
+                "self-hosted backends" % (where, value)
+            )
+        model_info[key] = float(value)
+    return params, model_info
 
 
 def model_list(models, backends, defaults=None):
     """Return LiteLLM model_list entries for every alias x backend."""
     defaults = dict(defaults or {})
-    if not isinstance(models, list) or not models:
-        raise AnsibleFilterError("%s is empty: define at least one alias (name, model)" % MODELS)
-    if not isinstance(backends, list):
-        raise AnsibleFilterError("%s must be a list of URLs, got %r" % (BACKENDS, backends))
-    pool = [_check_url(b, BACKENDS) for b in backends]
-
-    seen = set()
+    try:
+        expanded = deployments(models, backends)
+    except GatewayError as err:
+        raise AnsibleFilterError(str(err))
+    settings = {}
     entries = []
-    for index, alias in enumerate(models):
-        if not isinstance(alias, dict):
-            raise AnsibleFilterError("%s: item #%d is not a mapping with name and model" % (MODELS, index + 1))
-        name = alias.get("name")
-        target = alias.get("model")
-        if not name or not isinstance(name, str):
-            raise AnsibleFilterError("%s: item #%d has no name; fix: give every alias a name" % (MODELS, index + 1))
-        if not target or not isinstance(target, str):
-            raise AnsibleFilterError("%s: alias %r has no model; fix: name the backend model (e.g. an Ollama tag)" % (MODELS, name))
-        if name in seen:
-            raise AnsibleFilterError(
-                "%s: alias %r is defined twice; fix: keep one entry per alias (it is served by every "
-                "backend; restrict it with backends:)" % (MODELS, name)
-            )
-        seen.add(name)
-
-        provider = alias.get("provider") or "ollama_chat"
-        if provider not in PROVIDERS:
-            raise AnsibleFilterError(
-                "%s: alias %r has unknown provider %r; fix: use one of %s"
-                % (MODELS, name, provider, ", ".join(PROVIDERS))
-            )
-        own = alias.get("backends")
-        alias_pool = [_check_url(b, "%s: alias %r" % (MODELS, name)) for b in own] if own else pool
-        if not alias_pool:
-            raise AnsibleFilterError("%s is empty and alias %r lists no backends of its own" % (BACKENDS, name))
-
-        params = {}
-        for key in _PER_ENTRY_PARAMS:
-            value = alias.get(key, defaults.get(key))
-            if value is not None:
-                if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                    raise AnsibleFilterError(
-                        "%s: alias %r: %s must be a number >= 0, got %r" % (MODELS, name, key, value)
-                    )
-                params[key] = value
-
-        model_info = {"mode": alias.get("mode", "chat")}
-        if alias.get("max_input_tokens") is not None:
-            model_info["max_input_tokens"] = alias["max_input_tokens"]
-        for key in _PER_ENTRY_COSTS:
-            value = alias[key] if key in alias else defaults.get(key)
-            if value is None:
-                continue
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
-                if key in alias:
-                    where = "%s: alias %r: %s" % (MODELS, name, key)
-                else:  # the role-wide default, e.g. hx_litellm_proxy_input_cost
-                    where = "hx_litellm_proxy_" + key.replace("_per_token", "")
-                raise AnsibleFilterError(
-                    "%s must be a price >= 0 (or null to use LiteLLM's cost map), got %r; fix: 0 for "
-                    "self-hosted backends" % (where, value)
-                )
-            model_info[key] = float(value)
-
-        for api_base in alias_pool:
-            litellm_params = {"model": "%s/%s" % (provider, target), "api_base": api_base}
-            litellm_params.update(params)
-            entries.append(
-                {
-                    "model_name": name,
-                    "litellm_params": litellm_params,
-                    "model_info": dict(model_info),
-                }
-            )
+    for alias, provider, api_base in expanded:
+        name = alias["name"]
+        if name not in settings:
+            settings[name] = _entry_settings(alias, defaults)
+        params, model_info = settings[name]
+        litellm_params = {"model": "%s/%s" % (provider, alias["model"]), "api_base": api_base}
+        litellm_params.update(params)
+        entries.append({"model_name": name, "litellm_params": litellm_params, "model_info": dict(model_info)})
     return entries
 
 

@@ -30,10 +30,16 @@ options:
   python: {description: Interpreter the role builds the venv from., type: str, default: python3.11}
   port: {description: Port the proxy will listen on., type: int, default: 4000}
   service_user: {description: User the running proxy runs as (the port may be held by it)., type: str, default: litellm}
+  service: {description: Name of the proxy's systemd unit (the port may be held by it)., type: str, default: litellm}
   install_dir: {description: Where the venv goes., type: path, default: /opt/litellm}
   min_free_mb: {description: Free space the venv needs (about 750 MB installed, plus pip's cache)., type: int, default: 2048}
-  backends: {description: Backend base URLs of the aliases., type: list, elements: str, default: []}
-  models: {description: "Aliases (C(name), C(model), optional C(provider), C(backends)) as given to the proxy role.", type: list, elements: dict, default: []}
+  deployments:
+    description:
+      - The alias x backend deployments of the gateway (C(alias), C(provider), C(model), C(api_base)), as the
+        C(hx.litellm.gateway) filter returns them; every Ollama backend must serve every model mapped to it.
+    type: list
+    elements: dict
+    default: []
   timeout: {description: Seconds for one request or command., type: float, default: 5}
 """
 
@@ -41,8 +47,7 @@ EXAMPLES = r"""
 - name: Run the phase 1 checks
   hx.litellm.gateway_preflight:
     fqdn: "{{ inventory_hostname }}"
-    backends: "{{ hx_litellm_proxy_backends }}"
-    models: "{{ hx_litellm_proxy_models }}"
+    deployments: "{{ hx_litellm_gateway.deployments }}"
   register: preflight
 """
 
@@ -66,11 +71,11 @@ import socket
 import ssl
 import subprocess
 import sys
-import urllib.error
-import urllib.parse
-import urllib.request
+from urllib.error import HTTPError
+from urllib.parse import urlsplit
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import open_url
 
 
 def _run(argv, timeout):
@@ -88,10 +93,10 @@ def _run(argv, timeout):
 
 def _get_json(url, timeout):
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as resp:
-            body = resp.read().decode("utf-8", "replace")
-            status = resp.status
-    except urllib.error.HTTPError as err:
+        resp = open_url(url, timeout=timeout, validate_certs=True)
+        body = resp.read().decode("utf-8", "replace")
+        status = resp.getcode()
+    except HTTPError as err:
         return err.code, None, "GET %s -> HTTP %d" % (url, err.code)
     except Exception as err:
         reason = getattr(err, "reason", err)
@@ -206,7 +211,7 @@ class Checks:
                      "install the CA into /usr/local/share/ca-certificates/ and run update-ca-certificates")
         context = ssl.create_default_context(cafile=bundle if os.path.exists(bundle) else None)
         for url in p["tls_urls"]:
-            parts = urllib.parse.urlsplit(url)
+            parts = urlsplit(url)
             try:
                 with socket.create_connection((parts.hostname, parts.port or 443), timeout=p["timeout"]) as sock:
                     with context.wrap_socket(sock, server_hostname=parts.hostname) as tls:
@@ -245,12 +250,12 @@ class Checks:
         if not by_proxy:
             # The unit's ProtectProc= can hide the process even from root: then ask the
             # service manager and the port itself whether the running proxy holds it.
-            _, state, t_u = _run(["systemctl", "is-active", "litellm"], self.p["timeout"])
+            _, state, t_u = _run(["systemctl", "is-active", self.p["service"]], self.p["timeout"])
             status, _, t_l = _get_json("http://127.0.0.1:%d/health/liveliness" % port, self.p["timeout"])
             transcript += [t_u, t_l]
             by_proxy = state.strip() == "active" and status == 200
             if by_proxy:
-                owners = {"litellm.service (answers /health/liveliness)"}
+                owners = {"%s.service (answers /health/liveliness)" % self.p["service"]}
         self.add("port", "PASS" if by_proxy else "FAIL",
                  "port %d held by %s%s" % (port, ", ".join(sorted(owners)) or "an unknown process",
                                            " (pids %s)" % ", ".join(pids) if pids else ""),
@@ -270,12 +275,9 @@ class Checks:
     # -- backends ------------------------------------------------------------
     def backends(self):
         wanted = {}
-        for alias in self.p["models"]:
-            provider = alias.get("provider") or "ollama_chat"
-            if not provider.startswith("ollama"):
-                continue
-            for backend in alias.get("backends") or self.p["backends"]:
-                wanted.setdefault(backend.rstrip("/"), set()).add(alias.get("model"))
+        for deployment in self.p["deployments"]:
+            if str(deployment.get("provider", "")).startswith("ollama"):
+                wanted.setdefault(deployment["api_base"], set()).add(deployment.get("model"))
         if not wanted:
             self.add("backend", "SKIP", "no Ollama backend configured")
             return
@@ -292,7 +294,7 @@ class Checks:
             self.add("backend", "PASS" if status == 200 and not missing else "FAIL",
                      "Ollama %s serves %d models; %s" % (
                          version, len(served), "missing: " + ", ".join(missing) if missing else "all mapped models present"),
-                     "ollama pull %s on %s" % (" ".join(missing), urllib.parse.urlsplit(backend).hostname) if missing else "",
+                     "ollama pull %s on %s" % (" ".join(missing), urlsplit(backend).hostname) if missing else "",
                      target=backend, transcript=[t1, t2], ollama_version=version, missing=missing)
 
     def run(self):
@@ -323,10 +325,10 @@ def main():
             python=dict(type="str", default="python3.11"),
             port=dict(type="int", default=4000),
             service_user=dict(type="str", default="litellm"),
+            service=dict(type="str", default="litellm"),
             install_dir=dict(type="path", default="/opt/litellm"),
             min_free_mb=dict(type="int", default=2048),
-            backends=dict(type="list", elements="str", default=[]),
-            models=dict(type="list", elements="dict", default=[]),
+            deployments=dict(type="list", elements="dict", default=[]),
             timeout=dict(type="float", default=5),
         ),
         supports_check_mode=True,

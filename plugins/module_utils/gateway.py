@@ -1,0 +1,202 @@
+# -*- coding: utf-8 -*-
+# Copyright: hx.litellm contributors
+# Apache License 2.0 (see LICENSE)
+"""The shape of one LiteLLM gateway, computed once from the proxy role's public inputs.
+
+Every role and playbook of the collection (proxy, preflight, baseline, smoke, evidence,
+wheelhouse, rollback) reads the gateway's paths, service name, URLs, version pins and the
+alias x backend deployments from the description :func:`describe` returns, never from
+each other's variables. The proxy role's ``describe`` entry point publishes it as the
+host fact ``hx_litellm_gateway`` (filter ``hx.litellm.gateway``).
+"""
+
+from __future__ import annotations
+
+try:
+    from urllib.parse import urlsplit
+except ImportError:  # pragma: no cover - Python 2 is not a controller Python
+    from urlparse import urlsplit  # type: ignore
+
+# The systemd unit's name. StateDirectory=, CacheDirectory= and RuntimeDirectory= are named
+# after it, so the directories systemd creates for the service follow from it too.
+SERVICE = "litellm"
+UNIT_FILE = "/etc/systemd/system/%s.service" % SERVICE
+STATE_DIR = "/var/lib/%s" % SERVICE
+CACHE_DIR = "/var/cache/%s" % SERVICE
+# Debian's trust store: an extra CA goes into the first, update-ca-certificates builds the second.
+CA_FILE = "/usr/local/share/ca-certificates/hx-litellm-extra-ca.crt"
+SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
+
+# LiteLLM's auth error handler imports the prisma client even without a database: without
+# it a request with no key gets 500, not 401. The Python package imports without Prisma's
+# engines, which are never downloaded.
+PRISMA_PIN = "prisma==0.15.0"
+
+# Providers the collection renders. ollama_chat calls Ollama's /api/chat; ollama calls
+# /api/generate with a templated prompt; hosted_vllm and openai speak the OpenAI wire
+# format (api_base must then end in /v1).
+PROVIDERS = ("ollama_chat", "ollama", "hosted_vllm", "openai")
+DEFAULT_PROVIDER = "ollama_chat"
+
+# Errors name the role variables the input comes from, so an operator knows what to fix.
+MODELS = "hx_litellm_proxy_models"
+BACKENDS = "hx_litellm_proxy_backends"
+
+# Addresses that mean "every interface": the host reaches the proxy on loopback then.
+_ANY_ADDRESS = ("0.0.0.0", "::", "")
+
+
+class GatewayError(ValueError):
+    """A public input the gateway cannot be built from; the message names it and the fix."""
+
+
+def check_url(url, where):
+    """Return url without a trailing slash, or fail unless it is http(s)://host:port[/path]."""
+    try:
+        parts = urlsplit(url) if isinstance(url, str) else None
+        port = parts.port if parts else None
+    except ValueError:  # port out of range or not a number
+        parts, port = None, None
+    if (
+        parts is None
+        or parts.scheme not in ("http", "https")
+        or not parts.hostname
+        or port is None
+        or port < 1
+        or parts.username is not None
+        or parts.query
+        or parts.fragment
+        or any(c.isspace() for c in url)
+    ):
+        raise GatewayError(
+            "%s: backend %r is not a URL of the form http(s)://host:port; "
+            "fix: write it like http://hx-llm01:11434 (scheme, host and port)" % (where, url)
+        )
+    return url.rstrip("/")
+
+
+def deployments(models, backends):
+    """The alias x backend rule: one deployment per alias and each of its backends.
+
+    An alias is served by its own ``backends`` when it lists any, else by every backend;
+    URLs lose a trailing slash; the provider defaults to ollama_chat. Returns
+    ``(alias_dict, provider, api_base)`` tuples, aliases and backends in input order.
+    """
+    if not isinstance(models, list) or not models:
+        raise GatewayError("%s is empty; fix: define at least one alias (name, model)" % MODELS)
+    if not isinstance(backends, list):
+        raise GatewayError("%s must be a list of URLs, got %r" % (BACKENDS, backends))
+    pool = [check_url(b, BACKENDS) for b in backends]
+
+    seen = set()
+    result = []
+    for index, alias in enumerate(models):
+        if not isinstance(alias, dict):
+            raise GatewayError("%s: item #%d is not a mapping with name and model" % (MODELS, index + 1))
+        name = alias.get("name")
+        target = alias.get("model")
+        if not name or not isinstance(name, str):
+            raise GatewayError("%s: item #%d has no name; fix: give every alias a name" % (MODELS, index + 1))
+        if not target or not isinstance(target, str):
+            raise GatewayError("%s: alias %r has no model; fix: name the backend model (e.g. an Ollama tag)"
+                               % (MODELS, name))
+        if name in seen:
+            raise GatewayError(
+                "%s: alias %r is defined twice; fix: keep one entry per alias (it is served by every "
+                "backend; restrict it with backends:)" % (MODELS, name)
+            )
+        seen.add(name)
+        provider = alias.get("provider") or DEFAULT_PROVIDER
+        if provider not in PROVIDERS:
+            raise GatewayError(
+                "%s: alias %r has unknown provider %r; fix: use one of %s"
+                % (MODELS, name, provider, ", ".join(PROVIDERS))
+            )
+        own = alias.get("backends")
+        alias_pool = [check_url(b, "%s: alias %r" % (MODELS, name)) for b in own] if own else pool
+        if not alias_pool:
+            raise GatewayError(
+                "%s is empty and alias %r lists no backends of its own; fix: list the backend URLs "
+                "(http://host:port) or add hosts to the [llm] inventory group" % (BACKENDS, name)
+            )
+        for api_base in alias_pool:
+            result.append((alias, provider, api_base))
+    return result
+
+
+def _url_host(host):
+    return "[%s]" % host if ":" in host else host
+
+
+def describe(inputs):
+    """Return the normalised description of one gateway from the proxy role's public inputs.
+
+    ``inputs`` holds version, python, user, group, install_dir, config_dir, backup_dir,
+    host, port, backends, models and client_host (the name clients reach the host by).
+    """
+    version = str(inputs["version"])
+    python = str(inputs["python"])
+    install_dir = str(inputs["install_dir"]).rstrip("/") or "/"
+    config_dir = str(inputs["config_dir"]).rstrip("/") or "/"
+    host = str(inputs["host"])
+    port = int(inputs["port"])
+    venvs_dir = "%s/venvs" % install_dir
+    venv = "%s/%s" % (venvs_dir, version)
+    config_file = "%s/config.yaml" % config_dir
+    env_file = "%s/litellm.env" % config_dir
+
+    expanded = deployments(inputs["models"], inputs["backends"])
+    by_alias = {}
+    for alias, _provider, api_base in expanded:
+        by_alias.setdefault(alias["name"], []).append(api_base)
+    ollama = [api_base for _alias, provider, api_base in expanded if provider.startswith("ollama")]
+
+    probe_host = "127.0.0.1" if host in _ANY_ADDRESS else host
+    return {
+        "version": version,
+        "python": python,
+        # "python3.11" -> "3.11": the interpreter wheels are chosen for.
+        "python_version": python[len("python"):] if python.startswith("python") else python,
+        "packages": [python, "%s-venv" % python, "python3-packaging", "ca-certificates"],
+        "pip_packages": ["litellm[proxy]==%s" % version, PRISMA_PIN],
+        "user": str(inputs["user"]),
+        "group": str(inputs["group"]),
+        "service": SERVICE,
+        "paths": {
+            "install_dir": install_dir,
+            "venvs_dir": venvs_dir,
+            "venv": venv,
+            "bin": "%s/bin/litellm" % venv,
+            "venv_python": "%s/bin/python" % venv,
+            "checker": "%s/libexec/check_config.py" % install_dir,
+            "wheelhouse_dir": "%s/wheelhouse" % install_dir,
+            "config_dir": config_dir,
+            "config_file": config_file,
+            "env_file": env_file,
+            "unit_file": UNIT_FILE,
+            "state_dir": STATE_DIR,
+            "cache_dir": CACHE_DIR,
+            "backup_dir": str(inputs["backup_dir"]).rstrip("/") or "/",
+            "ca_file": CA_FILE,
+            "system_bundle": SYSTEM_BUNDLE,
+        },
+        # What a known-good snapshot holds: the unit names the venv, so it pins the version too.
+        "release_files": [config_file, env_file, UNIT_FILE],
+        "secret_files": [env_file],
+        "host": host,
+        "port": port,
+        # Where the host itself reaches the proxy, and where clients do.
+        "probe_host": probe_host,
+        "probe_base": "http://%s" % _url_host(probe_host),
+        "probe_url": "http://%s:%d" % (_url_host(probe_host), port),
+        "url": "http://%s:%d" % (_url_host(str(inputs["client_host"])), port),
+        "aliases": [alias["name"] for alias in inputs["models"]],
+        "deployments": [
+            {"alias": alias["name"], "provider": provider, "model": alias["model"], "api_base": api_base}
+            for alias, provider, api_base in expanded
+        ],
+        "backends": by_alias,
+        # LiteLLM posts /api/show to OLLAMA_API_BASE when it loads Ollama deployments,
+        # whatever each deployment's api_base: the first Ollama backend, or none.
+        "ollama_api_base": ollama[0] if ollama else "",
+    }
