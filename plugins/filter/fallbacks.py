@@ -10,7 +10,7 @@ from ansible.errors import AnsibleFilterError
 DOCUMENTATION = r"""
 name: fallbacks
 author: hx.litellm contributors
-version_added: 0.2.0
+version_added: 0.1.0
 short_description: Render alias fallbacks the way LiteLLM's router reads them
 description:
   - 'Turns a mapping C({alias: [fallback, ...]}) into C([{alias: [fallback, ...]}, ...]), the shape of

@@ -32,7 +32,7 @@ options:
 """
 
 EXAMPLES = r"""
-hx_litellm_gateway: >-
+hx_litellm_proxy_gateway: >-
   {{ {'version': '1.106.2', 'python': 'python3.11', 'user': 'litellm', 'group': 'litellm',
       'install_dir': '/opt/litellm', 'config_dir': '/etc/litellm', 'backup_dir': '/var/backups/litellm',
       'host': '0.0.0.0', 'port': 4000, 'backends': ['http://ollama-1:11434'],

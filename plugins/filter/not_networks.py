@@ -10,7 +10,7 @@ import ipaddress
 DOCUMENTATION = r"""
 name: not_networks
 author: hx.litellm contributors
-version_added: 0.2.0
+version_added: 0.1.0
 short_description: The entries of a list that are not IP addresses or CIDR networks
 description:
   - Returns the entries that Python's C(ipaddress) cannot read as an IPv4 or IPv6 address or network,

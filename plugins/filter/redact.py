@@ -8,7 +8,7 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 name: redact
 author: hx.litellm contributors
-version_added: 0.2.0
+version_added: 0.1.0
 short_description: Mask known secret values in a text, in whatever form the text carries them
 description:
   - Replaces every occurrence of each non-empty value in O(secrets) with O(mask), longest first, so a

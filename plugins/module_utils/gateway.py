@@ -7,7 +7,7 @@ Every role and playbook of the collection (proxy, preflight, baseline, smoke, ev
 wheelhouse, rollback) reads the gateway's paths, service name, URLs, version pins and the
 alias x backend deployments from the description :func:`describe` returns, never from
 each other's variables. The proxy role's ``describe`` entry point publishes it as the
-host fact ``hx_litellm_gateway`` (filter ``hx.litellm.gateway``).
+host fact ``hx_litellm_proxy_gateway`` (filter ``hx.litellm.gateway``).
 """
 
 from __future__ import annotations

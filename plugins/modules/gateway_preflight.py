@@ -10,9 +10,9 @@ DOCUMENTATION = r"""
 module: gateway_preflight
 short_description: Read-only Go/No-Go checks before a LiteLLM gateway change
 version_added: 0.1.0
-author: hx.litellm contributors
+author: hx.litellm contributors (!UNKNOWN)
 description:
-  - Runs the plan's phase 1 checks on the gateway host and returns one row per check with
+  - Runs the read-only checks of a gateway host before a change and returns one row per check with
     C(PASS), C(FAIL) or C(SKIP) (with the reason), what was measured, how to fix a failure and the
     transcript of the commands and requests it made. It changes nothing on the host.
   - Checks forward and reverse DNS against a resolver, netplan posture, domain membership and admin
@@ -32,7 +32,7 @@ options:
   service_user: {description: User the running proxy runs as (the port may be held by it)., type: str, default: litellm}
   service: {description: Name of the proxy's systemd unit (the port may be held by it)., type: str, default: litellm}
   install_dir: {description: Where the venv goes., type: path, default: /opt/litellm}
-  min_free_mb: {description: Free space the venv needs (about 750 MB installed, plus pip's cache)., type: int, default: 2048}
+  min_free_mb: {description: "Free space the venv needs (about 750 MB installed, plus pip's cache).", type: int, default: 2048}
   deployments:
     description:
       - The alias x backend deployments of the gateway (C(alias), C(provider), C(model), C(api_base)), as the
@@ -47,7 +47,7 @@ EXAMPLES = r"""
 - name: Run the phase 1 checks
   hx.litellm.gateway_preflight:
     fqdn: "{{ inventory_hostname }}"
-    deployments: "{{ hx_litellm_gateway.deployments }}"
+    deployments: "{{ hx_litellm_proxy_gateway.deployments }}"
   register: preflight
 """
 
@@ -69,7 +69,6 @@ import re
 import shutil
 import socket
 import ssl
-import subprocess
 import sys
 from urllib.error import HTTPError
 from urllib.parse import urlsplit
@@ -78,22 +77,23 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible.module_utils.urls import open_url
 
 
-def _run(argv, timeout):
-    """Run a read-only command; return (rc, output, transcript line)."""
-    try:
-        proc = subprocess.run(argv, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, timeout=timeout,
-                              universal_newlines=True)
-        rc, out = proc.returncode, proc.stdout
-    except FileNotFoundError:
+def _run(module, argv, timeout):
+    """Run a read-only command under timeout(1); return (rc, output, transcript line).
+
+    rc 124 means it timed out, 127 that the command is not installed, as from a shell."""
+    if not module.get_bin_path(argv[0]):
         rc, out = 127, "%s: not installed" % argv[0]
-    except subprocess.TimeoutExpired:
-        rc, out = 124, "timed out after %ss" % timeout
+    else:
+        rc, out, err = module.run_command(["timeout", "--kill-after=2", str(timeout)] + list(argv))
+        out = out + err
+        if rc == 124:
+            out = "timed out after %ss" % timeout
     return rc, out, "$ %s\n[rc=%d]\n%s" % (" ".join(argv), rc, out.strip())
 
 
 def _get_json(url, timeout):
     try:
-        resp = open_url(url, timeout=timeout, validate_certs=True)
+        resp = open_url(url, timeout=timeout, validate_certs=True, use_netrc=False)
         body = resp.read().decode("utf-8", "replace")
         status = resp.getcode()
     except HTTPError as err:
@@ -109,8 +109,9 @@ def _get_json(url, timeout):
 
 
 class Checks:
-    def __init__(self, params):
-        self.p = params
+    def __init__(self, module):
+        self.module = module
+        self.p = module.params
         self.rows = []
 
     def add(self, check, status, detail, fix="", target=None, transcript=(), **measured):
@@ -128,7 +129,7 @@ class Checks:
         if not shutil.which("dig"):
             self.add("dns", "FAIL", "dig is not installed", "apt-get install bind9-dnsutils")
             return
-        rc, out, t1 = _run(["dig", "+short", "+time=2", "+tries=1", "A", p["fqdn"], "@" + p["resolver"]], p["timeout"] + 5)
+        rc, out, t1 = _run(self.module, ["dig", "+short", "+time=2", "+tries=1", "A", p["fqdn"], "@" + p["resolver"]], p["timeout"] + 5)
         forward = [line for line in out.split() if re.match(r"^\d+\.\d+\.\d+\.\d+$", line)]
         ok = rc == 0 and bool(forward) and (not p["address"] or p["address"] in forward)
         self.add("dns_forward", "PASS" if ok else "FAIL",
@@ -138,7 +139,7 @@ class Checks:
         if not address:
             self.add("dns_reverse", "FAIL", "no address to look up", "fix the A record first")
             return
-        rc, out, t2 = _run(["dig", "+short", "+time=2", "+tries=1", "-x", address, "@" + p["resolver"]], p["timeout"] + 5)
+        rc, out, t2 = _run(self.module, ["dig", "+short", "+time=2", "+tries=1", "-x", address, "@" + p["resolver"]], p["timeout"] + 5)
         names = [n.rstrip(".") for n in out.split()]
         ok = rc == 0 and p["fqdn"].rstrip(".") in names
         self.add("dns_reverse", "PASS" if ok else "FAIL", "%s -> %s" % (address, names or "no answer"),
@@ -174,7 +175,7 @@ class Checks:
         if not p["realm_domain"]:
             self.add("domain", "SKIP", "no domain configured (hx_litellm_preflight_realm_domain)")
             return
-        rc, out, t = _run(["realm", "list"], p["timeout"] + 10)
+        rc, out, t = _run(self.module, ["realm", "list"], p["timeout"] + 10)
         joined = rc == 0 and p["realm_domain"].lower() in out.lower()
         self.add("domain_join", "PASS" if joined else "FAIL",
                  "realm list %s %s" % ("names" if joined else "does not name", p["realm_domain"]),
@@ -182,10 +183,10 @@ class Checks:
         if not p["admin_account"]:
             self.add("domain_admin", "SKIP", "no admin account configured (hx_litellm_preflight_admin_account)")
             return
-        rc, out, t1 = _run(["id", p["admin_account"]], p["timeout"])
+        rc, out, t1 = _run(self.module, ["id", p["admin_account"]], p["timeout"])
         self.add("domain_admin", "PASS" if rc == 0 else "FAIL", out.strip() or "id failed",
                  "check SSSD and the account %s" % p["admin_account"], transcript=[t1])
-        rc, out, t2 = _run(["sudo", "-l", "-U", p["admin_account"]], p["timeout"])
+        rc, out, t2 = _run(self.module, ["sudo", "-l", "-U", p["admin_account"]], p["timeout"])
         ok = rc == 0 and "may run" in out and "not allowed" not in out
         self.add("domain_admin_sudo", "PASS" if ok else "FAIL", "sudo -l -U %s" % p["admin_account"],
                  "grant sudo through the admin group drop-in (preflight phase 2)", transcript=[t2])
@@ -222,7 +223,7 @@ class Checks:
 
     # -- runtime, port, disk ---------------------------------------------------
     def python(self):
-        rc, out, t = _run([self.p["python"], "--version"], self.p["timeout"])
+        rc, out, t = _run(self.module, [self.p["python"], "--version"], self.p["timeout"])
         found = rc == 0 and re.search(r"Python (\d+\.\d+\.\d+)", out)
         self.add("python", "PASS" if found else "FAIL",
                  out.strip() if found else "%s not found" % self.p["python"],
@@ -231,7 +232,7 @@ class Checks:
 
     def port(self):
         port = self.p["port"]
-        rc, out, t = _run(["ss", "-H", "-ltnp", "sport = :%d" % port], self.p["timeout"])
+        rc, out, t = _run(self.module, ["ss", "-H", "-ltnp", "sport = :%d" % port], self.p["timeout"])
         if rc != 0:
             self.add("port", "FAIL", "ss failed", "install iproute2", transcript=[t])
             return
@@ -250,8 +251,8 @@ class Checks:
         if not by_proxy:
             # The unit's ProtectProc= can hide the process even from root: then ask the
             # service manager and the port itself whether the running proxy holds it.
-            _, state, t_u = _run(["systemctl", "is-active", self.p["service"]], self.p["timeout"])
-            status, _, t_l = _get_json("http://127.0.0.1:%d/health/liveliness" % port, self.p["timeout"])
+            _rc, state, t_u = _run(self.module, ["systemctl", "is-active", self.p["service"]], self.p["timeout"])
+            status, _data, t_l = _get_json("http://127.0.0.1:%d/health/liveliness" % port, self.p["timeout"])
             transcript += [t_u, t_l]
             by_proxy = state.strip() == "active" and status == 200
             if by_proxy:
@@ -333,7 +334,7 @@ def main():
         ),
         supports_check_mode=True,
     )
-    rows = Checks(module.params).run()
+    rows = Checks(module).run()
     module.exit_json(changed=False, checks=rows, failed_checks=sum(1 for r in rows if r["status"] == "FAIL"),
                      python_runtime=sys.version.split()[0])
 

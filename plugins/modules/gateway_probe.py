@@ -10,7 +10,7 @@ DOCUMENTATION = r"""
 module: gateway_probe
 short_description: Acceptance checks of a LiteLLM proxy over its OpenAI-compatible API
 version_added: 0.1.0
-author: hx.litellm contributors
+author: hx.litellm contributors (!UNKNOWN)
 description:
   - Sends read-only requests to a LiteLLM proxy and reports one check per line with PASS or FAIL,
     plus a transcript of every request (status, serving backend, latency, error class, retry-after,
@@ -29,7 +29,6 @@ options:
     description: Master key (or a virtual key) sent as a Bearer token.
     type: str
     required: true
-    no_log: true
   aliases:
     description: Aliases the proxy must serve, exactly.
     type: list
@@ -85,10 +84,10 @@ failed_checks:
 import json
 import time
 import urllib.error
-import urllib.request
 from concurrent.futures import ThreadPoolExecutor
 
 from ansible.module_utils.basic import AnsibleModule
+from ansible.module_utils.urls import open_url
 
 
 class Probe:
@@ -104,11 +103,12 @@ class Probe:
         if auth:
             headers["Authorization"] = "Bearer " + self.key
         data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.base_url + path, data=data, headers=headers, method=method)
         started = time.monotonic()
         status, resp_headers, payload, error_class = 0, {}, None, None
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as resp:
+            # use_netrc=False: a ~/.netrc entry for the gateway must not replace the Bearer header.
+            with open_url(self.base_url + path, data=data, headers=headers, method=method,
+                          timeout=self.timeout, use_netrc=False) as resp:
                 status, resp_headers = resp.status, dict(resp.headers)
                 raw = resp.read().decode("utf-8", "replace")
         except urllib.error.HTTPError as err:
@@ -156,14 +156,14 @@ def run(params):
         entry.update(values)
         checks.append(entry)
 
-    status, _, payload = probe.call("readiness", None, "GET", "/health/readiness", auth=False)
+    status, _headers, payload = probe.call("readiness", None, "GET", "/health/readiness", auth=False)
     healthy = status == 200 and isinstance(payload, dict) and payload.get("status") == "healthy"
     check("readiness", healthy, "GET /health/readiness -> %s %s" % (status, (payload or {}).get("status") if isinstance(payload, dict) else ""))
 
-    status, _, _ = probe.call("models_without_key", None, "GET", "/v1/models", auth=False)
+    status, _headers, _payload = probe.call("models_without_key", None, "GET", "/v1/models", auth=False)
     check("models_without_key", status == 401, "GET /v1/models without key -> %s (want 401)" % status)
 
-    status, _, payload = probe.call("models_with_key", None, "GET", "/v1/models")
+    status, _headers, payload = probe.call("models_with_key", None, "GET", "/v1/models")
     served = sorted(m.get("id") for m in (payload or {}).get("data", [])) if isinstance(payload, dict) else []
     want = sorted(params["aliases"])
     check("models_with_key", status == 200 and served == want,
@@ -195,7 +195,7 @@ def run(params):
         if count > 0:
             first = len(probe.transcript)
             with ThreadPoolExecutor(max_workers=max(1, params["concurrency"])) as pool:
-                list(pool.map(lambda _: probe.call("fanout", alias, "POST", "/v1/chat/completions", msg),
+                list(pool.map(lambda _request: probe.call("fanout", alias, "POST", "/v1/chat/completions", msg),
                               range(count)))
             batch = probe.transcript[first:]
             ok_batch = [r for r in batch if r["status"] == 200]

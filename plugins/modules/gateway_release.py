@@ -9,8 +9,8 @@ from __future__ import annotations
 DOCUMENTATION = r"""
 module: gateway_release
 short_description: Keep known-good snapshots of a LiteLLM gateway's files and restore them
-version_added: 0.2.0
-author: hx.litellm contributors
+version_added: 0.1.0
+author: hx.litellm contributors (!UNKNOWN)
 description:
   - C(state=saved) copies the live files (config, environment file, unit) into a new timestamped
     snapshot under O(backup_dir), unless a retained snapshot already holds exactly the same content
@@ -192,13 +192,13 @@ def save(module, params, result):
             if not module.check_mode:
                 write_snapshot(backup_dir, name, files, live)
     keep = max(params["keep"], 1)
-    doomed = [name for name, _ in existing[:-keep] if name != result["snapshot"]] if len(existing) > keep else []
+    doomed = [name for name, _manifest in existing[:-keep] if name != result["snapshot"]] if len(existing) > keep else []
     for name in doomed:
         result["pruned"].append(os.path.join(backup_dir, name))
         if not module.check_mode:
             shutil.rmtree(os.path.join(backup_dir, name))
     retained = [(n, m) for n, m in existing if n not in doomed]
-    result["snapshots"] = [n for n, _ in retained]
+    result["snapshots"] = [n for n, _manifest in retained]
     if params["venvs_dir"]:
         prune_venvs(module, params, retained, result)
     result["changed"] = result["changed"] or bool(result["pruned"])
@@ -245,7 +245,7 @@ def prune_venvs(module, params, retained, result):
 
 def pick(module, params, existing, live):
     """(snapshot to restore, snapshots newer than it that a step back sets aside)."""
-    names = [name for name, _ in existing]
+    names = [name for name, _manifest in existing]
     target = params["target"]
     if target == "latest":
         return existing[-1], []
@@ -254,7 +254,7 @@ def pick(module, params, existing, live):
             module.fail_json(msg="no snapshot named %s in %s; retained: %s"
                              % (target, params["backup_dir"], ", ".join(names) or "none"), **RESULT)
         return existing[names.index(target)], []
-    matches = [i for i, (_, manifest) in enumerate(existing) if content_of(manifest) == live]
+    matches = [i for i, (_name, manifest) in enumerate(existing) if content_of(manifest) == live]
     if not matches:
         # The live state was never known-good (a change half applied): go back to the newest good one.
         return existing[-1], []
@@ -327,7 +327,8 @@ def main():
             state=dict(type="str", required=True, choices=["saved", "restored"]),
             backup_dir=dict(type="path", required=True),
             files=dict(type="list", elements="path", required=True),
-            secret_files=dict(type="list", elements="path", default=[]),
+            # Paths of files whose content is hidden, not secrets themselves: they show in results.
+            secret_files=dict(type="list", elements="path", default=[], no_log=False),
             keep=dict(type="int", default=5),
             target=dict(type="str", default="previous"),
             venvs_dir=dict(type="path", default=""),
@@ -340,7 +341,7 @@ def main():
         save(module, module.params, result)
     else:
         restore(module, module.params, result)
-        result["snapshots"] = [name for name, _ in snapshots(module.params["backup_dir"])]
+        result["snapshots"] = [name for name, _manifest in snapshots(module.params["backup_dir"])]
     module.exit_json(**result)
 
 

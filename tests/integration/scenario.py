@@ -16,6 +16,8 @@ import time
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / ".artifacts"
 VAULT_PASSWORD = ROOT / "tests/lab/vault-password"
+# The lab's own group_vars, linked beside every scenario's inventory (.config/molecule/config.yml).
+LAB_VAULT = ROOT / "tests/lab/group_vars/all/vault.yml"
 QUIET = dict(ANSIBLE_NOCOLOR="1", ANSIBLE_FORCE_COLOR="0", NO_COLOR="1", PY_COLORS="0",
              MOLECULE_COMMAND_BORDERS="false", COLUMNS="200")
 
@@ -25,7 +27,7 @@ def master_key():
     import yaml
     from ansible.parsing.vault import VaultLib, VaultSecret
     secret = VaultSecret(VAULT_PASSWORD.read_bytes().strip())
-    plain = VaultLib([("default", secret)]).decrypt((ROOT / "group_vars/all/vault.yml").read_bytes())
+    plain = VaultLib([("default", secret)]).decrypt(LAB_VAULT.read_bytes())
     return yaml.safe_load(plain)["vault_hx_litellm_proxy_master_key"]
 
 

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 import load
-from scenario import ARTIFACTS, Scenario, container_ip, docker_running, master_key, on, task_block
+from scenario import ARTIFACTS, LAB_VAULT, Scenario, container_ip, docker_running, master_key, on, task_block
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 S = Scenario("default")
@@ -316,7 +316,7 @@ def test_preflight_phase2_enforces_the_baseline_only_when_asked():
     require("converge")
     # An SSH server to harden, as on a real gateway (the test image has none).
     on_gateway("apt-get install -y -qq openssh-server >/dev/null 2>&1")
-    group = ["-e", "hx_litellm_preflight_admin_group=hx-linux-admins"]
+    group = ["-e", "hx_litellm_baseline_admin_group=hx-linux-admins"]
     plain = playbook("litellm_preflight", *group, label="preflight-no-phase2")
     assert plain.returncode == 0
     assert on_gateway("test -e /etc/sudoers.d/50-hx-admins").returncode != 0, "phase 2 ran without its tag"
@@ -478,7 +478,7 @@ def test_key_rotation_by_vault_edit_and_rerun_restarts_once_and_swaps_the_key(tm
     new = "sk-rotated-" + os.urandom(16).hex()
     ROTATED["key"] = new
     vault = tmp_path / "vault.yml"
-    shutil.copy(ROOT / "group_vars/all/vault.yml", vault)
+    shutil.copy(LAB_VAULT, vault)
     # A real `ansible-vault edit`, with a non-interactive editor that swaps the key.
     editor = tmp_path / "editor.sh"
     editor.write_text("#!/bin/sh\nsed -i 's/^vault_hx_litellm_proxy_master_key: .*/vault_hx_litellm_proxy_master_key: \"%s\"/' \"$1\"\n" % new)

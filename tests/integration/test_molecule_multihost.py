@@ -19,8 +19,9 @@ S = Scenario("multihost")
 GATEWAYS = ["mh-gw01", "mh-gw02"]
 REDIS = "mh-llm01"
 REDIS_PASSWORD = "hx-molecule-redis-only-for-tests"
-PINNED = yaml.safe_load((ROOT / "group_vars/all/main.yml").read_text())["hx_litellm_proxy_version"]
-WHEELHOUSE = ROOT / (".cache/wheelhouse/litellm-%s.tar" % PINNED)
+PINNED = yaml.safe_load((ROOT / "roles/hx_litellm_proxy/defaults/main.yml").read_text())["hx_litellm_proxy_version"]
+WHEELHOUSE_DIR = ROOT / ".cache/wheelhouse"
+WHEELHOUSE = WHEELHOUSE_DIR / ("litellm-%s.tar" % PINNED)
 
 pytestmark = pytest.mark.skipif(not docker_running(), reason="needs a running Docker engine (tests/bootstrap.sh starts one)")
 
@@ -102,7 +103,7 @@ UNPACK = "Unpack the wheelhouse on the host"
 
 def test_fresh_converge_from_a_wheelhouse_is_faster_than_from_the_index():
     """Same role, same run, two fresh gateways: one installs from the index, one offline from a wheelhouse."""
-    built = S.playbook("litellm_wheelhouse", label="wheelhouse")
+    built = S.playbook("litellm_wheelhouse", "-e", "hx_litellm_wheelhouse_dir=%s" % WHEELHOUSE_DIR, label="wheelhouse")
     assert built.returncode == 0, "building the wheelhouse failed (output above)"
     archive = WHEELHOUSE
     assert archive.is_file()

@@ -1,7 +1,7 @@
 """An evidence bundle never carries the play's secrets, whatever form a transcript gives them.
 
-Runs the evidence role on the control node (connection local) with rows holding the master key
-and the Redis password as JSON, as a URL, as a Python repr and in a header, then reads the bundle.
+Runs the evidence role on the control node (connection local), given the master key and the Redis
+password as its secrets, with rows holding them as JSON, as a URL, as a Python repr and in a header, then reads the bundle.
 """
 
 import json
@@ -35,8 +35,7 @@ def test_the_bundle_masks_the_secrets_in_every_form(tmp_path):
     ]
     extra = {
         "ansible_python_interpreter": sys.executable,
-        "hx_litellm_proxy_master_key": KEY,
-        "hx_litellm_proxy_redis_password": REDIS_PASSWORD,
+        "hx_litellm_evidence_secrets": [KEY, REDIS_PASSWORD],
         "hx_litellm_evidence_dir": str(tmp_path / "evidence"),
         "hx_litellm_evidence_playbook": "redaction-test",
         "hx_litellm_evidence_checks": [{"check": "models", "target": "gw", "status": "FAIL",

@@ -8,7 +8,7 @@ import pytest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 PLUGINS = [("module", p.stem) for p in sorted((ROOT / "plugins/modules").glob("*.py")) if p.stem != "__init__"]
-PLUGINS += [("filter", n) for n in ("model_list", "fallbacks", "not_networks", "redact")]
+PLUGINS += [("filter", p.stem) for p in sorted((ROOT / "plugins/filter").glob("*.py")) if p.stem != "__init__"]
 PLUGINS += [("role", p.name) for p in sorted((ROOT / "roles").iterdir()) if (p / "meta/argument_specs.yml").is_file()]
 
 

@@ -16,17 +16,18 @@ testinfra_hosts = ["hx-api-server"]
 
 ROOT = pathlib.Path(__file__).resolve().parents[3]
 BACKENDS = {"http://hx-llm01:11434": "hx-llm01", "http://hx-llm02:11434": "hx-llm02"}
-ALIASES = {m["name"] for m in yaml.safe_load((ROOT / "group_vars/all/main.yml").read_text())["hx_litellm_proxy_models"]}
+LAB_VARS = ROOT / "tests/lab/group_vars/all"
+ALIASES = {m["name"] for m in yaml.safe_load((LAB_VARS / "main.yml").read_text())["hx_litellm_proxy_models"]}
 PINNED = yaml.safe_load((ROOT / "roles/hx_litellm_proxy/defaults/main.yml").read_text())["hx_litellm_proxy_version"]
-VENV = "/opt/litellm/venvs/%s" % yaml.safe_load((ROOT / "group_vars/all/main.yml").read_text()).get("hx_litellm_proxy_version", PINNED)
+VENV = "/opt/litellm/venvs/%s" % PINNED
 FANOUT_REQUESTS = 24
 
 
 @pytest.fixture(scope="module")
 def master_key():
-    """The key the playbook took from the encrypted group_vars/all/vault.yml."""
+    """The key the playbook took from the lab's encrypted vault."""
     secret = VaultSecret((ROOT / "tests/lab/vault-password").read_bytes().strip())
-    plain = VaultLib([("default", secret)]).decrypt((ROOT / "group_vars/all/vault.yml").read_bytes())
+    plain = VaultLib([("default", secret)]).decrypt((LAB_VARS / "vault.yml").read_bytes())
     return yaml.safe_load(plain)["vault_hx_litellm_proxy_master_key"]
 
 

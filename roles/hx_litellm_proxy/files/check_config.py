@@ -1,5 +1,5 @@
-#!/usr/bin/env python3
 # Managed by Ansible (hx.litellm.hx_litellm_proxy); local edits are overwritten.
+# No shebang: the role runs it with the venv's python, the one that has LiteLLM.
 """Check a rendered LiteLLM config before it replaces the live one.
 
 Run with the venv's python (it imports the installed LiteLLM):
@@ -101,7 +101,7 @@ def surviving_deployments(path):
         from litellm.proxy.proxy_server import ProxyConfig
 
         async def load():
-            router, _, _ = await ProxyConfig().load_config(router=None, config_file_path=path)
+            router, _settings, _models = await ProxyConfig().load_config(router=None, config_file_path=path)
             return [] if router is None else list(router.model_list)
 
         deployments = asyncio.run(load())

@@ -1,5 +1,5 @@
-#!/usr/bin/env python3
 # Managed by Ansible (hx.litellm.hx_litellm_proxy); local edits are overwritten.
+# No shebang: the role runs it with the venv's python (ansible.builtin.script's executable).
 """Exit 0 only when every requirement in argv[1] (a JSON list) is installed at a matching version.
 
 Run with the venv's python before the pip task: it asks the same question the pip module asks

@@ -1,0 +1,93 @@
+"""Unit tests of the gateway description (filter hx.litellm.gateway, module_utils/gateway.py):
+the one place paths, service name, URLs, pins and the alias x backend deployments are computed."""
+
+import pytest
+from ansible.errors import AnsibleFilterError
+
+from ansible_collections.hx.litellm.plugins.filter.gateway import gateway
+from ansible_collections.hx.litellm.plugins.filter.model_list import model_list
+
+B1 = "http://hx-llm01:11434"
+B2 = "http://hx-llm02:11434/"
+INPUTS = {
+    "version": "1.106.2", "python": "python3.11", "user": "litellm", "group": "litellm",
+    "install_dir": "/opt/litellm", "config_dir": "/etc/litellm", "backup_dir": "/var/backups/litellm",
+    "host": "0.0.0.0", "port": 4000, "backends": [B1, B2], "client_host": "192.168.10.5",
+    "models": [
+        {"name": "phi3-3.8b", "model": "phi3:3.8b-mini-128k-instruct-q8_0"},
+        {"name": "vllm-8b", "model": "llama3-8b", "provider": "hosted_vllm", "backends": ["http://vllm:8000/v1"]},
+    ],
+}
+
+
+def describe(**changes):
+    return gateway(dict(INPUTS, **changes))
+
+
+def test_paths_follow_the_install_and_config_directories_and_the_version():
+    g = describe(install_dir="/srv/litellm/", config_dir="/etc/gw", version="1.107.0")
+    assert g["paths"]["venv"] == "/srv/litellm/venvs/1.107.0"
+    assert g["paths"]["bin"] == "/srv/litellm/venvs/1.107.0/bin/litellm"
+    assert g["paths"]["checker"] == "/srv/litellm/libexec/check_config.py"
+    assert g["paths"]["config_file"] == "/etc/gw/config.yaml"
+    assert g["release_files"] == ["/etc/gw/config.yaml", "/etc/gw/litellm.env", "/etc/systemd/system/litellm.service"]
+    assert g["secret_files"] == ["/etc/gw/litellm.env"]
+    assert g["service"] == "litellm" and g["paths"]["state_dir"] == "/var/lib/litellm"
+
+
+def test_pins_and_packages_follow_the_version_and_python():
+    g = describe(version="1.107.0", python="python3.12")
+    assert g["pip_packages"][0] == "litellm[proxy]==1.107.0"
+    assert g["packages"][:2] == ["python3.12", "python3.12-venv"]
+    assert g["python_version"] == "3.12"
+
+
+@pytest.mark.parametrize("host, probe, url", [
+    ("0.0.0.0", "http://127.0.0.1:4001", "http://192.168.10.5:4001"),
+    ("10.1.2.3", "http://10.1.2.3:4001", "http://192.168.10.5:4001"),
+    ("::", "http://127.0.0.1:4001", "http://192.168.10.5:4001"),
+    ("fd00::5", "http://[fd00::5]:4001", "http://192.168.10.5:4001"),
+])
+def test_the_host_probes_where_the_proxy_listens_and_clients_call_its_inventory_address(host, probe, url):
+    g = describe(host=host, port=4001)
+    assert g["probe_url"] == probe and g["url"] == url and g["port"] == 4001
+
+
+def test_an_alias_is_served_by_its_own_backends_else_by_all_without_trailing_slashes():
+    g = describe()
+    assert g["backends"] == {"phi3-3.8b": [B1, B2.rstrip("/")], "vllm-8b": ["http://vllm:8000/v1"]}
+    assert [(d["alias"], d["provider"], d["api_base"]) for d in g["deployments"]] == [
+        ("phi3-3.8b", "ollama_chat", B1), ("phi3-3.8b", "ollama_chat", B2.rstrip("/")),
+        ("vllm-8b", "hosted_vllm", "http://vllm:8000/v1")]
+    assert g["ollama_api_base"] == B1
+    assert g["aliases"] == ["phi3-3.8b", "vllm-8b"]
+
+
+def test_model_list_and_the_description_share_one_alias_x_backend_rule():
+    g = describe()
+    entries = model_list(INPUTS["models"], INPUTS["backends"])
+    assert [(e["model_name"], e["litellm_params"]["api_base"]) for e in entries] == \
+        [(d["alias"], d["api_base"]) for d in g["deployments"]]
+
+
+def test_no_ollama_alias_means_no_ollama_api_base():
+    g = describe(models=[INPUTS["models"][1]])
+    assert g["ollama_api_base"] == ""
+
+
+@pytest.mark.parametrize("changes, message", [
+    ({"models": []}, "hx_litellm_proxy_models is empty"),
+    ({"backends": ["hx-llm01:11434"]}, "backend 'hx-llm01:11434' is not a URL"),
+    ({"models": [{"name": "a", "model": "x"}], "backends": []}, "lists no backends of its own"),
+    ({"models": [{"name": "a", "model": "x", "provider": "bedrock"}]}, "unknown provider 'bedrock'"),
+])
+def test_bad_inputs_fail_naming_the_variable(changes, message):
+    with pytest.raises(AnsibleFilterError, match=message):
+        describe(**changes)
+
+
+def test_a_missing_input_is_named():
+    inputs = dict(INPUTS)
+    del inputs["port"]
+    with pytest.raises(AnsibleFilterError, match="input 'port' is missing"):
+        gateway(inputs)
