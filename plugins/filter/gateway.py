@@ -44,7 +44,7 @@ RETURN = r"""
 _value:
   description:
     - The description; keys C(version), C(python), C(python_version), C(packages), C(pip_packages),
-      C(user), C(group), C(service), C(paths) (install_dir, venvs_dir, venv, bin, venv_python, checker,
+      C(user), C(account_comment), C(group), C(service), C(paths) (install_dir, venvs_dir, venv, bin, venv_python, checker,
       wheelhouse_dir, config_dir, config_file, env_file, unit_file, state_dir, cache_dir, backup_dir,
       ca_file, system_bundle), C(release_files), C(secret_files), C(host), C(port), C(probe_host), C(probe_base),
       C(probe_url), C(url), C(aliases), C(deployments) (alias, provider, model, api_base),

@@ -12,10 +12,11 @@ host fact ``hx_litellm_proxy_gateway`` (filter ``hx.litellm.gateway``).
 
 from __future__ import annotations
 
-try:
-    from urllib.parse import urlsplit
-except ImportError:  # pragma: no cover - Python 2 is not a controller Python
-    from urlparse import urlsplit  # type: ignore
+import ipaddress
+import posixpath
+import re
+import shlex
+from urllib.parse import urlsplit
 
 # The systemd unit's name. StateDirectory=, CacheDirectory= and RuntimeDirectory= are named
 # after it, so the directories systemd creates for the service follow from it too.
@@ -23,6 +24,9 @@ SERVICE = "litellm"
 UNIT_FILE = "/etc/systemd/system/%s.service" % SERVICE
 STATE_DIR = "/var/lib/%s" % SERVICE
 CACHE_DIR = "/var/cache/%s" % SERVICE
+# The comment the role gives the service account it creates: an existing account without it
+# was not made by the role and is never modified.
+ACCOUNT_COMMENT = "LiteLLM proxy service (hx.litellm)"
 # Debian's trust store: an extra CA goes into the first, update-ca-certificates builds the second.
 CA_FILE = "/usr/local/share/ca-certificates/hx-litellm-extra-ca.crt"
 SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
@@ -128,6 +132,93 @@ def _url_host(host):
     return "[%s]" % host if ":" in host else host
 
 
+def probe_base(host):
+    """Where the host itself reaches a proxy listening on host: loopback for every interface."""
+    return "http://%s" % _url_host("127.0.0.1" if host in _ANY_ADDRESS else host)
+
+
+# A DNS name: dot-separated labels of letters, digits and inner hyphens (RFC 1123).
+_HOSTNAME = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*$")
+
+
+def listen_host_problem(value):
+    """Why value cannot be the proxy's --host (an IP address or a host name), or None."""
+    text = str(value)
+    if text in ("0.0.0.0", "::"):
+        return None
+    try:
+        ipaddress.ip_address(text)
+        return None
+    except ValueError:
+        pass
+    if "://" in text:
+        return "has a scheme; the listen address is only an IP address or a host name"
+    if re.match(r"^(\[[^]]*\]|[^:]+):\d+$", text):
+        return "has a port; the port is hx_litellm_proxy_port"
+    if not _HOSTNAME.match(text) or text.replace(".", "").isdigit():
+        return "is neither an IP address nor a host name"
+    return None
+
+
+# Directories the unit hides from the service (ProtectHome=, PrivateTmp=) or that do not
+# survive a reboot, and system directories a role must never take over (owner, group, mode).
+HIDDEN_FROM_SERVICE = ("/home", "/root", "/run/user", "/tmp", "/var/tmp")
+NOT_PERSISTENT = ("/run", "/dev/shm", "/tmp", "/var/tmp", "/proc", "/sys", "/dev")
+SYSTEM_DIRS = ("/", "/bin", "/boot", "/dev", "/etc", "/home", "/lib", "/lib64", "/media", "/mnt", "/opt",
+               "/proc", "/root", "/run", "/sbin", "/srv", "/sys", "/tmp", "/usr", "/usr/local", "/var",
+               "/var/lib", "/var/cache", "/var/log", "/var/backups", "/var/tmp", "/etc/systemd",
+               "/etc/systemd/system", "/usr/local/bin", "/usr/local/lib", "/usr/lib", "/usr/share")
+
+
+def _under(path, roots):
+    return any(path == root or path.startswith(root.rstrip("/") + "/") for root in roots)
+
+
+def path_problem(value, service_reads=True):
+    """Why value cannot be one of the role's directories, or None.
+
+    service_reads: the service must see the directory (its venv, its config), so the unit's
+    ProtectHome= and PrivateTmp= must not hide it."""
+    text = str(value)
+    if not text.startswith("/"):
+        return "is not an absolute path"
+    norm = posixpath.normpath(text)
+    if norm != text.rstrip("/") or "//" in text:
+        return "is not a normalised path (no ., .., // or trailing /)"
+    if any(c.isspace() for c in text) or any(c in text for c in "%$\\\"'"):
+        return "holds whitespace, quotes, % or $, which systemd would expand or split"
+    if norm in SYSTEM_DIRS:
+        return "is a system directory; the role would take over its owner, group and mode"
+    if service_reads and _under(norm, HIDDEN_FROM_SERVICE):
+        return "is under a directory the unit hides from the service (ProtectHome=, PrivateTmp=)"
+    if _under(norm, NOT_PERSISTENT):
+        return "is under a directory that does not survive a reboot"
+    if _under(norm, (STATE_DIR, CACHE_DIR)):
+        return "is the service's own writable state (StateDirectory=, CacheDirectory=)"
+    return None
+
+
+def unit_endpoint(text):
+    """The address and port a rendered or live unit makes the proxy listen on, from ExecStart.
+
+    LiteLLM's own defaults (0.0.0.0, 4000) apply where the command line does not say."""
+    host, port = "0.0.0.0", 4000
+    for line in str(text or "").splitlines():
+        if not line.startswith("ExecStart="):
+            continue
+        try:
+            argv = shlex.split(line[len("ExecStart="):])
+        except ValueError:
+            argv = line.split()
+        for flag, value in zip(argv, argv[1:]):
+            if flag == "--host":
+                host = value
+            elif flag == "--port" and value.isdigit():
+                port = int(value)
+    return {"host": host, "port": port, "probe_base": probe_base(host),
+            "probe_url": "%s:%d" % (probe_base(host), port)}
+
+
 def describe(inputs):
     """Return the normalised description of one gateway from the proxy role's public inputs.
 
@@ -160,6 +251,7 @@ def describe(inputs):
         "packages": [python, "%s-venv" % python, "python3-packaging", "ca-certificates"],
         "pip_packages": ["litellm[proxy]==%s" % version, PRISMA_PIN],
         "user": str(inputs["user"]),
+        "account_comment": ACCOUNT_COMMENT,
         "group": str(inputs["group"]),
         "service": SERVICE,
         "paths": {
@@ -187,8 +279,8 @@ def describe(inputs):
         "port": port,
         # Where the host itself reaches the proxy, and where clients do.
         "probe_host": probe_host,
-        "probe_base": "http://%s" % _url_host(probe_host),
-        "probe_url": "http://%s:%d" % (_url_host(probe_host), port),
+        "probe_base": probe_base(host),
+        "probe_url": "%s:%d" % (probe_base(host), port),
         "url": "http://%s:%d" % (_url_host(str(inputs["client_host"])), port),
         "aliases": [alias["name"] for alias in inputs["models"]],
         "deployments": [

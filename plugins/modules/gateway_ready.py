@@ -107,6 +107,16 @@ def failure(state, restarts_before):
     return None
 
 
+def exit_of(state):
+    """How the service's last process ended, as systemd recorded it (ExecMainCode is a CLD_* code)."""
+    code, status = state.get("ExecMainCode", ""), state.get("ExecMainStatus", "")
+    if code == "1":
+        return " (its process exited with status %s)" % status
+    if code in ("2", "3"):
+        return " (its process was killed by signal %s)" % status
+    return ""
+
+
 def main():
     module = AnsibleModule(
         argument_spec=dict(
@@ -147,9 +157,7 @@ def main():
         "unit failed": "failed to start",
         "unit restarted": "exited while starting and was restarted",
     }[reason]
-    module.fail_json(msg="%s.service %s (after %.1fs; %s=%s, exit %s/%s)" % (
-        p["service"], detail, elapsed, "NRestarts", state.get("NRestarts", "?"),
-        state.get("ExecMainCode", "?"), state.get("ExecMainStatus", "?")), **result)
+    module.fail_json(msg="%s.service %s after %.1fs%s" % (p["service"], detail, elapsed, exit_of(state)), **result)
 
 
 if __name__ == "__main__":

@@ -23,9 +23,11 @@ description:
   - The content of O(secret_files) never appears in a diff or a result.
 options:
   state:
-    description: Save the live state, or restore a snapshot.
+    description:
+      - Save the live state, restore a snapshot, or only report the newest snapshot (C(queried), for a host
+        that does not serve before a change, whose newest known-good state is then the rollback target).
     type: str
-    choices: [saved, restored]
+    choices: [saved, restored, queried]
     required: true
   backup_dir:
     description: Directory holding one sub-directory per snapshot.
@@ -55,6 +57,11 @@ options:
         state is the newest known-good one and the next step goes further back.
     type: str
     default: previous
+  ready_seconds:
+    description:
+      - For C(state=saved). How long the saved state took to report ready after its last start; kept in
+        the snapshot, so that a rollback to it waits with a budget of its own.
+    type: float
   venvs_dir:
     description:
       - For C(state=saved). Directory of versioned venvs; a venv that neither the live files nor any
@@ -88,6 +95,10 @@ snapshot:
 snapshots:
   description: Names of the retained snapshots, oldest first.
   type: list
+  returned: always
+ready_seconds:
+  description: How long the snapshot's state took to report ready, as recorded; null when never recorded.
+  type: float
   returned: always
 restored:
   description: Live files that were (or in check mode would be) overwritten from the snapshot.
@@ -176,6 +187,7 @@ def save(module, params, result):
         match = [name for name, manifest in existing if content_of(manifest) == live]
         if match and match[-1] == existing[-1][0]:
             result["snapshot"] = match[-1]
+            record_ready(module, backup_dir, match[-1], existing[-1][1], params["ready_seconds"])
         elif match:
             # An older known-good state serves again (e.g. a change was reverted): it becomes the
             # newest, so "previous" keeps meaning "the state that served before this one".
@@ -185,12 +197,14 @@ def save(module, params, result):
             existing = [e for e in existing if e[0] != match[-1]] + [(name, manifest)]
             if not module.check_mode:
                 os.rename(os.path.join(backup_dir, match[-1]), os.path.join(backup_dir, name))
+            record_ready(module, backup_dir, name, manifest, params["ready_seconds"])
         else:
             name = new_name(backup_dir)
             result.update(changed=True, snapshot=name)
-            existing.append((name, {"files": [{"path": p, "sha256": live[p]} for p in files]}))
+            manifest = {"files": [{"path": p, "sha256": live[p]} for p in files], "ready_seconds": params["ready_seconds"]}
+            existing.append((name, manifest))
             if not module.check_mode:
-                write_snapshot(backup_dir, name, files, live)
+                write_snapshot(backup_dir, name, files, live, params["ready_seconds"])
     keep = max(params["keep"], 1)
     doomed = [name for name, _manifest in existing[:-keep] if name != result["snapshot"]] if len(existing) > keep else []
     for name in doomed:
@@ -198,13 +212,31 @@ def save(module, params, result):
         if not module.check_mode:
             shutil.rmtree(os.path.join(backup_dir, name))
     retained = [(n, m) for n, m in existing if n not in doomed]
+    result["ready_seconds"] = dict(retained).get(result["snapshot"], {}).get("ready_seconds")
     result["snapshots"] = [n for n, _manifest in retained]
     if params["venvs_dir"]:
         prune_venvs(module, params, retained, result)
     result["changed"] = result["changed"] or bool(result["pruned"])
 
 
-def write_snapshot(backup_dir, name, files, live):
+def record_ready(module, backup_dir, name, manifest, seconds):
+    """Keep how long the state took to be ready in its manifest (metadata: not a change of state)."""
+    if seconds is None or manifest.get("ready_seconds") == seconds:
+        return
+    manifest["ready_seconds"] = seconds
+    if not module.check_mode:
+        path = os.path.join(backup_dir, name, MANIFEST)
+        with open(path) as handle:
+            stored = json.load(handle)
+        stored["ready_seconds"] = seconds
+        handle, temp = tempfile.mkstemp(prefix=".manifest.", dir=os.path.dirname(path))
+        with os.fdopen(handle, "w") as out:
+            json.dump(stored, out, indent=2)
+        os.chmod(temp, 0o600)
+        os.rename(temp, path)
+
+
+def write_snapshot(backup_dir, name, files, live, ready_seconds=None):
     os.makedirs(backup_dir, mode=0o700, exist_ok=True)
     os.chmod(backup_dir, 0o700)
     target = os.path.join(backup_dir, name)
@@ -218,7 +250,7 @@ def write_snapshot(backup_dir, name, files, live):
         entries.append({"path": path, "stored": stored, "sha256": live[path],
                         "mode": "%04o" % (st.st_mode & 0o7777), "uid": st.st_uid, "gid": st.st_gid})
     with open(os.path.join(staging, MANIFEST), "w") as handle:
-        json.dump({"created": name, "files": entries}, handle, indent=2)
+        json.dump({"created": name, "files": entries, "ready_seconds": ready_seconds}, handle, indent=2)
     os.chmod(os.path.join(staging, MANIFEST), 0o600)
     os.chmod(staging, 0o700)
     # A snapshot appears whole or not at all.
@@ -274,6 +306,7 @@ def restore(module, params, result):
     live = live_state(params["files"])
     (name, manifest), set_aside = pick(module, params, existing, live)
     result["snapshot"] = name
+    result["ready_seconds"] = manifest.get("ready_seconds")
     result["set_aside"] = set_aside
     diffs = []
     for entry in manifest["files"]:
@@ -324,7 +357,7 @@ RESULT = {}
 def main():
     module = AnsibleModule(
         argument_spec=dict(
-            state=dict(type="str", required=True, choices=["saved", "restored"]),
+            state=dict(type="str", required=True, choices=["saved", "restored", "queried"]),
             backup_dir=dict(type="path", required=True),
             files=dict(type="list", elements="path", required=True),
             # Paths of files whose content is hidden, not secrets themselves: they show in results.
@@ -332,13 +365,21 @@ def main():
             keep=dict(type="int", default=5),
             target=dict(type="str", default="previous"),
             venvs_dir=dict(type="path", default=""),
+            ready_seconds=dict(type="float"),
         ),
         supports_check_mode=True,
     )
     result = RESULT
-    result.update(changed=False, snapshot=None, snapshots=[], restored=[], pruned=[], set_aside=[])
+    result.update(changed=False, snapshot=None, snapshots=[], restored=[], pruned=[], set_aside=[],
+                  ready_seconds=None)
     if module.params["state"] == "saved":
         save(module, module.params, result)
+    elif module.params["state"] == "queried":
+        existing = snapshots(module.params["backup_dir"])
+        result["snapshots"] = [name for name, _manifest in existing]
+        if existing:
+            result["snapshot"] = existing[-1][0]
+            result["ready_seconds"] = existing[-1][1].get("ready_seconds")
     else:
         restore(module, module.params, result)
         result["snapshots"] = [name for name, _manifest in snapshots(module.params["backup_dir"])]

@@ -31,12 +31,12 @@ def host(tmp_path):
                 handle.write(text)
 
     params = {"backup_dir": str(tmp_path / "backups"), "files": files, "secret_files": [files[1]], "keep": 5,
-              "target": "previous", "venvs_dir": ""}
+              "target": "previous", "venvs_dir": "", "ready_seconds": None}
     return write, params, files
 
 
 def run(kind, params, check_mode=False, **overrides):
-    result = dict(changed=False, snapshot=None, snapshots=[], restored=[], pruned=[], set_aside=[])
+    result = dict(changed=False, snapshot=None, snapshots=[], restored=[], pruned=[], set_aside=[], ready_seconds=None)
     module = FakeModule(check_mode)
     (mod.save if kind == "save" else mod.restore)(module, dict(params, **overrides), result)
     result["snapshots"] = [n for n, _ in mod.snapshots(params["backup_dir"])]
@@ -97,7 +97,7 @@ def test_the_key_never_shows_in_a_diff(host):
     write("a", key="sk-secret-old")
     run("save", params)
     write("a", key="sk-secret-new")
-    result = dict(changed=False, snapshot=None, snapshots=[], restored=[], pruned=[], set_aside=[])
+    result = dict(changed=False, snapshot=None, snapshots=[], restored=[], pruned=[], set_aside=[], ready_seconds=None)
     mod.restore(FakeModule(), dict(params, target="latest"), result)
     assert result["restored"] == [files[1]]
     assert "sk-secret" not in repr(result["diff"])
@@ -124,3 +124,21 @@ def test_retention_and_venv_pruning(host, tmp_path):
     # keep=1 drops the 1.0 snapshot, so 1.0's venv goes; 3.0 was never used; 2.0 serves.
     assert sorted(os.listdir(venvs)) == ["2.0"], result["pruned"]
     assert len(mod.snapshots(params["backup_dir"])) == 1
+
+
+def test_a_snapshot_keeps_how_long_its_state_took_to_be_ready(host):
+    """The restored state's own readiness budget comes from here, never from the failed change's."""
+    write, params, files = host
+    write("a: 1\n")
+    first = run("save", params, ready_seconds=12.5)
+    assert first["changed"] and first["ready_seconds"] == 12.5
+    # An idempotent run (nothing restarted, no new figure) keeps the recorded one and changes nothing.
+    again = run("save", params)
+    assert not again["changed"] and again["snapshot"] == first["snapshot"] and again["ready_seconds"] == 12.5
+    # A later restart of the same state records its new figure, still without a change of state.
+    faster = run("save", params, ready_seconds=9.0)
+    assert not faster["changed"] and faster["ready_seconds"] == 9.0
+    write("a: 2\n")
+    run("save", params, ready_seconds=30.0)
+    restored = run("restore", params, target="previous")
+    assert restored["snapshot"] == first["snapshot"] and restored["ready_seconds"] == 9.0
