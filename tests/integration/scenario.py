@@ -10,10 +10,13 @@ import os
 import pathlib
 import re
 import subprocess
+import sys
 import threading
 import time
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
+sys.path.insert(0, str(ROOT / "tests/support"))
+from results import Run, callback_env  # noqa: E402
 ARTIFACTS = ROOT / ".artifacts"
 VAULT_PASSWORD = ROOT / "tests/lab/vault-password"
 # The lab's own group_vars, linked beside every scenario's inventory (.config/molecule/config.yml).
@@ -33,21 +36,6 @@ def master_key():
 
 def docker_running():
     return subprocess.run(["docker", "info"], capture_output=True).returncode == 0
-
-
-def recap(output, host):
-    """The PLAY RECAP counters of one host, from the last recap in the output."""
-    found = re.findall(r"^\s*%s\s*:\s*ok=(\d+)\s+changed=(\d+)\s+unreachable=(\d+)\s+failed=(\d+)" % re.escape(host),
-                       output, re.M)
-    assert found, "no PLAY RECAP line for %s" % host
-    ok, changed, unreachable, failed = map(int, found[-1])
-    return {"ok": ok, "changed": changed, "unreachable": unreachable, "failed": failed}
-
-
-def task_block(output, name):
-    """What the play printed for the first task whose name contains `name`, up to the next task."""
-    assert name in output, "no task %r in the output (output above)" % name
-    return output.split(name, 1)[1].split("\nTASK [", 1)[0]
 
 
 def on(host, command):
@@ -73,25 +61,34 @@ class Scenario:
         self.env = dict(os.environ, MOLECULE_EPHEMERAL_DIRECTORY=str(self.ephemeral), **QUIET)
         self.lock = threading.Lock()
 
-    def _record(self, label, proc, started):
+    def _key(self, label):
         with self.lock:
-            key = "%s-%d-%s" % (self.name, len(self.timings) + 1, label)
-            self.timings[key] = round(time.monotonic() - started, 1)
-            self.results[key] = proc
+            self.counter = getattr(self, "counter", 0) + 1
+            return "%s-%d-%s" % (self.name, self.counter, label)
+
+    def _run(self, key, cmd, env):
+        """Run one command with the results callback on; keep its output and results in .artifacts/."""
         ARTIFACTS.mkdir(exist_ok=True)
+        results = ARTIFACTS / ("%s.jsonl" % key)
+        results.unlink(missing_ok=True)
+        started = time.monotonic()
+        proc = subprocess.run(cmd, cwd=ROOT, env=dict(env, **callback_env(results)),
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        run = Run(proc.returncode, proc.stdout, results, round(time.monotonic() - started, 1))
+        with self.lock:
+            self.timings[key] = run.seconds
+            self.results[key] = run
         (ARTIFACTS / ("%s.log" % key)).write_text(proc.stdout)
-        return key
+        return run
 
     def molecule(self, step):
         """Run one molecule step; keep its output in .artifacts/ and in results."""
-        started = time.monotonic()
-        proc = subprocess.run(["molecule", step, "-s", self.name], cwd=ROOT, env=self.env,
-                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        key = self._record(step, proc, started)
-        print("molecule %s: rc=%d in %.1fs (log: .artifacts/%s.log)" % (step, proc.returncode, self.timings[key], key))
-        if proc.returncode != 0:
-            print(proc.stdout[-6000:])
-        return proc
+        key = self._key(step)
+        run = self._run(key, ["molecule", step, "-s", self.name], self.env)
+        print("molecule %s: rc=%d in %.1fs (log: .artifacts/%s.log)" % (step, run.returncode, run.seconds, key))
+        if run.returncode != 0:
+            print(run.stdout[-6000:])
+        return run
 
     def playbook(self, name, *extra, label=None):
         """Run one of the collection's playbooks against the scenario's hosts."""
@@ -99,14 +96,12 @@ class Scenario:
                    ANSIBLE_VAULT_PASSWORD_FILE=str(VAULT_PASSWORD))
         cmd = ["ansible-playbook", "-i", str(self.ephemeral / "inventory"), "playbooks/%s.yml" % name,
                "-e", "hx_litellm_evidence_dir=%s" % self.evidence, *extra]
-        started = time.monotonic()
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-        key = self._record(label or name, proc, started)
-        print("%s %s: rc=%d in %.1fs (log: .artifacts/%s.log)"
-              % (name, " ".join(extra), proc.returncode, self.timings[key], key))
-        if proc.returncode != 0:
-            print(proc.stdout[-4000:])
-        return proc
+        key = self._key(label or name)
+        run = self._run(key, cmd, env)
+        print("%s %s: rc=%d in %.1fs (log: .artifacts/%s.log)" % (name, " ".join(extra), run.returncode, run.seconds, key))
+        if run.returncode != 0:
+            print(run.stdout[-4000:])
+        return run
 
     def succeeded(self, label):
         done = [p for n, p in self.results.items() if n.split("-", 2)[2] == label]

@@ -13,7 +13,7 @@ import pytest
 import requests
 import yaml
 
-from scenario import ARTIFACTS, ROOT, Scenario, container_ip, docker_running, master_key, on, recap, task_block
+from scenario import ARTIFACTS, ROOT, Scenario, container_ip, docker_running, master_key, on
 
 S = Scenario("multihost")
 GATEWAYS = ["mh-gw01", "mh-gw02"]
@@ -45,12 +45,13 @@ def models_status(host, port=4000):
                         headers={"Authorization": "Bearer " + master_key()}, timeout=10).status_code
 
 
-def batches(output):
-    """Hosts of each batch, in order: with serial, every batch gathers facts anew."""
-    found = []
-    for block in re.split(r"^TASK \[Gathering Facts\]", output, flags=re.M)[1:]:
-        found.append(sorted(set(re.findall(r"^ok: \[(mh-gw0\d)\]", block.split("\nTASK [", 1)[0], re.M))))
-    return found
+def batches(run):
+    """Gateways of each batch, in order: with serial, every batch gathers facts anew."""
+    found = {}
+    for task in run.tasks:
+        if task["action"] in ("gather_facts", "ansible.builtin.gather_facts") and task["host"] in GATEWAYS:
+            found.setdefault(task["uuid"], set()).add(task["host"])
+    return [sorted(hosts) for hosts in found.values()]
 
 
 def redis(command):
@@ -74,31 +75,32 @@ def test_enforce_refuses_two_gateways_without_a_shared_redis():
     before = {h: on(h, "test -e /etc/litellm && echo present || echo absent").stdout for h in GATEWAYS}
     proc = S.playbook("litellm_enforce", "-e", "hx_litellm_proxy_redis_host=", label="no-redis")
     assert proc.returncode != 0
-    assert "changes 2 gateway hosts serving the same aliases, but" in proc.stdout
-    assert "hx_litellm_proxy_redis_host is empty" in proc.stdout
+    said = " ".join(proc.messages("mh-gw01") + proc.messages("mh-gw02"))
+    assert "changes 2 gateway hosts serving the same aliases, but" in said
+    assert "hx_litellm_proxy_redis_host is empty" in said
     assert {h: on(h, "test -e /etc/litellm && echo present || echo absent").stdout for h in GATEWAYS} == before
 
 
 PROVISIONING = {}
 
 
-def tasks_run(output, host):
-    counters = recap(output, host)
-    return counters["ok"] + counters["failed"]  # ok already counts the changed ones
+def tasks_run(run, host):
+    return len([t for t in run.on(host) if t["status"] != "skipped"])
 
 
-def task_seconds(output, *names):
-    """Wall time of the named tasks, from profile_tasks' recap (molecule/multihost sets it)."""
-    total = 0.0
-    for name in names:
-        found = re.findall(r"^hx\.litellm\.hx_litellm_proxy : %s.*? -+ (\d+\.\d+)s$" % re.escape(name), output, re.M)
-        assert found, "profile_tasks reported no time for %r (output above)" % name
-        total += float(found[-1])
-    return total
+def task_seconds(run, host, *actions):
+    """Wall time of the host's tasks of these modules (the install step), from the recorded results."""
+    found = [t for t in run.on(host) if t["action"] in actions and t["status"] != "skipped"]
+    assert found, "no %s task ran on %s" % (actions, host)
+    return sum(t["seconds"] for t in found)
 
 
-INSTALL = "Install the pinned LiteLLM into the venv"
-UNPACK = "Unpack the wheelhouse on the host"
+def statuses(run, host, action):
+    return [t["status"] for t in run.on(host, action=action)]
+
+
+INSTALL = "ansible.builtin.pip"
+UNPACK = "ansible.builtin.unarchive"
 
 
 def test_fresh_converge_from_a_wheelhouse_is_faster_than_from_the_index():
@@ -113,21 +115,21 @@ def test_fresh_converge_from_a_wheelhouse_is_faster_than_from_the_index():
                      label="wheelhouse-check")
     assert dry.returncode == 0, "--check --diff with a wheelhouse failed (output above)"
     for host in GATEWAYS:
-        assert recap(dry.stdout, host)["failed"] == 0
+        assert dry.recap(host)["failures"] == 0
         assert on(host, "test -e /opt/litellm").returncode != 0, "--check changed %s" % host
     index = S.playbook("litellm_enforce", "--limit", "mh-gw01", label="converge-index")
     assert index.returncode == 0, "index converge failed (output above)"
     wheels = S.playbook("litellm_enforce", "--limit", "mh-gw02", "-e", "hx_litellm_proxy_wheelhouse=%s" % archive,
                         label="converge-wheelhouse")
     assert wheels.returncode == 0, "wheelhouse converge failed (output above)"
-    assert "Unpack the wheelhouse on the host" in wheels.stdout
+    assert statuses(wheels, "mh-gw02", UNPACK) == ["changed"], "the wheelhouse was not shipped"
     assert on("mh-gw02", "test -e /opt/litellm/wheelhouse").returncode != 0, "the unpacked wheelhouse was left behind"
     times = {k.split("-", 2)[2]: v for k, v in S.timings.items()}
     PROVISIONING.update(index_s=times["converge-index"], wheelhouse_s=times["converge-wheelhouse"],
-                        wheelhouse_build_s=times["wheelhouse"], index_tasks=tasks_run(index.stdout, "mh-gw01"),
-                        wheelhouse_tasks=tasks_run(wheels.stdout, "mh-gw02"),
-                        index_install_s=task_seconds(index.stdout, INSTALL),
-                        wheelhouse_install_s=round(task_seconds(wheels.stdout, UNPACK, INSTALL), 2))
+                        wheelhouse_build_s=times["wheelhouse"], index_tasks=tasks_run(index, "mh-gw01"),
+                        wheelhouse_tasks=tasks_run(wheels, "mh-gw02"),
+                        index_install_s=round(task_seconds(index, "mh-gw01", INSTALL), 2),
+                        wheelhouse_install_s=round(task_seconds(wheels, "mh-gw02", UNPACK, INSTALL), 2))
     PROVISIONING["ratio"] = round(PROVISIONING["wheelhouse_s"] / PROVISIONING["index_s"], 2)
     PROVISIONING["install_ratio"] = round(PROVISIONING["wheelhouse_install_s"] / PROVISIONING["index_install_s"], 2)
     # What no install path changes (apt, the config check, LiteLLM's start, the other tasks, Ansible
@@ -171,8 +173,8 @@ def test_a_wheelhouse_rerun_repairs_a_venv_missing_a_pinned_package():
     proc = S.playbook("litellm_enforce", "--limit", "mh-gw02", "-e", "hx_litellm_proxy_wheelhouse=%s" % WHEELHOUSE,
                       label="wheelhouse-repair")
     assert proc.returncode == 0, "the offline repair failed (output above)"
-    assert "\nchanged: [mh-gw02]" in task_block(proc.stdout, UNPACK), "the wheelhouse was not shipped"
-    assert "\nchanged: [mh-gw02]" in task_block(proc.stdout, INSTALL), "pip did not reinstall the missing pin"
+    assert statuses(proc, "mh-gw02", UNPACK) == ["changed"], "the wheelhouse was not shipped"
+    assert statuses(proc, "mh-gw02", INSTALL) == ["changed"], "pip did not reinstall the missing pin"
     assert on("mh-gw02", pip + " show -q prisma").returncode == 0
     assert on("mh-gw02", "test -e /opt/litellm/wheelhouse").returncode != 0, "the unpacked wheelhouse was left behind"
     assert models_status("mh-gw02") == 200
@@ -185,10 +187,10 @@ def test_rerun_in_one_batch_of_two_changes_nothing():
                       "-e", "hx_litellm_proxy_wheelhouse=%s" % WHEELHOUSE, label="converge")
     rc = proc.returncode
     assert rc == 0, "rerun failed (output above)"
-    assert batches(proc.stdout) == [GATEWAYS]
+    assert batches(proc) == [GATEWAYS]
     for host in GATEWAYS:
-        assert recap(proc.stdout, host)["changed"] == 0
-        assert "\nskipping: [%s]" % host in task_block(proc.stdout, UNPACK), "a complete venv got the wheelhouse"
+        assert proc.recap(host)["changed"] == 0
+        assert statuses(proc, host, UNPACK) == ["skipped"], "a complete venv got the wheelhouse"
     ARTIFACTS.mkdir(exist_ok=True)
     (ARTIFACTS / "provisioning-multihost.json").write_text(json.dumps(PROVISIONING, indent=2))
 
@@ -220,7 +222,7 @@ def test_a_good_change_goes_through_both_gateways_one_at_a_time():
     proc = S.playbook("litellm_enforce", "-e", "hx_litellm_proxy_timeout=45", label="good-change")
     rc = proc.returncode
     assert rc == 0, "the good change failed (output above)"
-    assert batches(proc.stdout) == [["mh-gw01"], ["mh-gw02"]]
+    assert batches(proc) == [["mh-gw01"], ["mh-gw02"]]
     for host in GATEWAYS:
         config = yaml.safe_load(on(host, "cat /etc/litellm/config.yaml").stdout)
         assert config["router_settings"]["timeout"] == 45
@@ -245,17 +247,19 @@ def test_a_bad_change_stops_at_the_first_gateway_which_is_rolled_back(squatter_o
     proc = S.playbook("litellm_enforce", "-e", "hx_litellm_proxy_timeout=45", "-e", "hx_litellm_proxy_port=4001",
                       "-e", "hx_litellm_proxy_ready_timeout=20", label="bad-change")
     assert proc.returncode != 0
-    assert batches(proc.stdout) == [["mh-gw01"]], "the play went on past the failed gateway"
-    assert "Rolled back to known-good snapshot" in proc.stdout
-    assert "litellm serves again on port 4000" in proc.stdout
+    assert batches(proc) == [["mh-gw01"]], "the play went on past the failed gateway"
+    failed = proc.failures("mh-gw01")
+    assert failed, "the change did not fail on mh-gw01"
+    message = str(failed[-1]["result"].get("msg", ""))
+    assert "Rolled back to known-good snapshot" in message
+    assert "litellm serves again on http://127.0.0.1:4000 (port 4000)" in message
     assert live_files("mh-gw01") == files["mh-gw01"], "mh-gw01 was not restored exactly"
     assert models_status("mh-gw01") == 200
     # The second gateway never saw the change: same files, never restarted, still serving.
     assert live_files("mh-gw02") == files["mh-gw02"]
     assert started_at("mh-gw02") == second_started
     assert models_status("mh-gw02") == 200
-    assert not re.search(r"^\s*mh-gw02\s*:", proc.stdout.split("PLAY RECAP")[-1], re.M) or \
-        recap(proc.stdout, "mh-gw02")["changed"] == 0
+    assert not proc.on("mh-gw02", status="changed"), "mh-gw02 was changed"
 
 
 def test_no_run_of_the_scenario_shows_a_secret():

@@ -42,8 +42,9 @@ def test_timeouts_and_retries_land_in_litellm_params_and_aliases_override_them()
 
 
 def test_no_api_key_and_no_misplaced_keys_are_rendered():
-    """NOTES.md: an empty api_key breaks the ollama provider; request_timeout/mode in
-    litellm_params and top-level max_input_tokens are silently ignored by LiteLLM."""
+    """No api_key for Ollama: an empty one makes LiteLLM send an empty Bearer header, which
+    breaks the ollama provider. request_timeout/mode in litellm_params and a top-level
+    max_input_tokens are silently ignored by LiteLLM, so they go where it reads them."""
     aliases = [dict(ALIASES[0], max_input_tokens=2048)]
     entry = model_list(aliases, [B1], {"timeout": 30})[0]
     assert set(entry) == {"model_name", "litellm_params", "model_info"}

@@ -29,7 +29,9 @@ TOP_LEVEL = {
     "guardrails", "mcp_servers", "search_tools", "vector_store_registry",
 }
 ENTRY = {"model_name", "litellm_params", "model_info"}
-# Keys that look right but that LiteLLM ignores or passes to the backend (NOTES.md).
+# Keys that look right but that LiteLLM ignores or passes on to the backend: the config loads
+# without an error and the deployment silently lacks the setting, so each is refused with
+# the place LiteLLM reads it from.
 MISPLACED_PARAMS = {
     "request_timeout": "use litellm_params.timeout / stream_timeout",
     "mode": "belongs in model_info.mode",
