@@ -18,6 +18,8 @@ import re
 import shlex
 from urllib.parse import urlsplit
 
+from ansible_collections.hx.litellm.plugins.module_utils.release import lock_name
+
 # The systemd unit's name. StateDirectory=, CacheDirectory= and RuntimeDirectory= are named
 # after it, so the directories systemd creates for the service follow from it too.
 SERVICE = "litellm"
@@ -233,6 +235,8 @@ def describe(inputs):
     port = int(inputs["port"])
     venvs_dir = "%s/venvs" % install_dir
     venv = "%s/%s" % (venvs_dir, version)
+    # "python3.11" -> "3.11": the interpreter wheels and locks are chosen for.
+    python_version = python[len("python"):] if python.startswith("python") else python
     config_file = "%s/config.yaml" % config_dir
     env_file = "%s/litellm.env" % config_dir
 
@@ -246,10 +250,11 @@ def describe(inputs):
     return {
         "version": version,
         "python": python,
-        # "python3.11" -> "3.11": the interpreter wheels are chosen for.
-        "python_version": python[len("python"):] if python.startswith("python") else python,
+        "python_version": python_version,
         "packages": [python, "%s-venv" % python, "python3-packaging", "ca-certificates"],
+        # What a lock is resolved from; the venv is installed from the lock, never from these.
         "pip_packages": ["litellm[proxy]==%s" % version, PRISMA_PIN],
+        "lock_name": lock_name(version, python_version),
         "user": str(inputs["user"]),
         "account_comment": ACCOUNT_COMMENT,
         "group": str(inputs["group"]),
@@ -260,6 +265,9 @@ def describe(inputs):
             "venv": venv,
             "bin": "%s/bin/litellm" % venv,
             "venv_python": "%s/bin/python" % venv,
+            # The lock the venv is installed from, kept on the host for pip and for review.
+            "locks_dir": "%s/locks" % install_dir,
+            "lock_file": "%s/locks/%s" % (install_dir, lock_name(version, python_version)),
             "checker": "%s/libexec/check_config.py" % install_dir,
             "wheelhouse_dir": "%s/wheelhouse" % install_dir,
             "config_dir": config_dir,

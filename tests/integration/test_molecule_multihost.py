@@ -4,9 +4,11 @@ Two gateways serve the same aliases and share router state through a Redis on th
 backend host. litellm_enforce.yml changes them in batches: a good change goes through
 both; a bad one stops at the first, which is rolled back, and the second is untouched."""
 
+import io
 import json
 import os
 import re
+import tarfile
 import time
 
 import pytest
@@ -21,7 +23,7 @@ REDIS = "mh-llm01"
 REDIS_PASSWORD = "hx-molecule-redis-only-for-tests"
 PINNED = yaml.safe_load((ROOT / "roles/hx_litellm_proxy/defaults/main.yml").read_text())["hx_litellm_proxy_version"]
 WHEELHOUSE_DIR = ROOT / ".cache/wheelhouse"
-WHEELHOUSE = WHEELHOUSE_DIR / ("litellm-%s.tar" % PINNED)
+WHEELHOUSE = WHEELHOUSE_DIR / ("litellm-%s-py3.11.tar" % PINNED)
 
 pytestmark = pytest.mark.skipif(not docker_running(), reason="needs a running Docker engine (tests/bootstrap.sh starts one)")
 
@@ -145,6 +147,10 @@ def test_fresh_converge_from_a_wheelhouse_is_faster_than_from_the_index():
           "wheelhouse build %(wheelhouse_build_s).1fs; the rest of the converge (same on both paths) "
           "%(rest_index_s).1fs / %(rest_wheelhouse_s).1fs, so a zero-second install would reach %(zero_install_ratio).2f"
           % PROVISIONING)
+    # Both paths install the same lock: the same releases of every package on both gateways.
+    freeze = {host: on(host, "/opt/litellm/venvs/%s/bin/pip freeze --all" % PINNED).stdout.split() for host in GATEWAYS}
+    assert freeze["mh-gw01"] and freeze["mh-gw01"] == freeze["mh-gw02"], "the index and the wheelhouse installed different packages"
+    PROVISIONING["packages"] = len(freeze["mh-gw01"])
     for host in GATEWAYS:
         assert models_status(host) == 200
         config = yaml.safe_load(on(host, "cat /etc/litellm/config.yaml").stdout)
@@ -164,12 +170,37 @@ def test_fresh_converge_from_a_wheelhouse_is_faster_than_from_the_index():
         % PROVISIONING)
 
 
-def test_a_wheelhouse_rerun_repairs_a_venv_missing_a_pinned_package():
-    """Offline repair: this version's venv exists but lacks a pin, so the wheelhouse is shipped again."""
+def tampered_copy(archive, dest, package):
+    """The wheelhouse with one wheel's bytes changed (its name and size kept apart from one byte)."""
+    with tarfile.open(archive) as src, tarfile.open(dest, "w") as out:
+        found = False
+        for member in src.getmembers():
+            data = src.extractfile(member).read() if member.isfile() else None
+            if data is not None and os.path.basename(member.name).startswith(package + "-"):
+                data = data[:-1] + bytes([data[-1] ^ 0xFF])
+                found = True
+            out.addfile(member, io.BytesIO(data) if data is not None else None)
+    assert found, "no %s wheel in %s" % (package, archive)
+    return dest
+
+
+def test_a_wheelhouse_rerun_repairs_a_venv_missing_a_pinned_package(tmp_path):
+    """Offline repair: this version's venv lacks a locked package, so the wheelhouse is shipped again.
+    A wheelhouse whose wheel bytes differ from the lock fails the install first, and the gateway keeps serving."""
     require("converge-wheelhouse")
     pip = "/opt/litellm/venvs/%s/bin/pip" % PINNED
     assert on("mh-gw02", pip + " uninstall -y -q prisma").returncode == 0
     assert on("mh-gw02", pip + " show -q prisma").returncode != 0
+    serving_since = started_at("mh-gw02")
+    bad = tampered_copy(WHEELHOUSE, tmp_path / WHEELHOUSE.name, "prisma")
+    tampered = S.playbook("litellm_enforce", "--limit", "mh-gw02", "-e", "hx_litellm_proxy_wheelhouse=%s" % bad,
+                          label="wheelhouse-tampered")
+    assert tampered.returncode != 0, "a tampered wheelhouse was installed"
+    assert statuses(tampered, "mh-gw02", INSTALL) == ["failed"], "pip did not refuse the tampered wheel"
+    assert "DO NOT MATCH THE HASHES" in json.dumps([t["result"] for t in tampered.on("mh-gw02", action=INSTALL)])
+    assert on("mh-gw02", pip + " show -q prisma").returncode != 0, "the tampered wheel was installed"
+    assert started_at("mh-gw02") == serving_since, "the gateway was restarted after a failed install"
+    assert models_status("mh-gw02") == 200
     proc = S.playbook("litellm_enforce", "--limit", "mh-gw02", "-e", "hx_litellm_proxy_wheelhouse=%s" % WHEELHOUSE,
                       label="wheelhouse-repair")
     assert proc.returncode == 0, "the offline repair failed (output above)"
