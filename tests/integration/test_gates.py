@@ -105,6 +105,12 @@ def test_smoke_accepts_the_converged_gateway(gateway):
     assert len(fanout) == 2 and all(sum(r["distribution"].values()) == 12 for r in fanout)
     assert all(min(r["distribution"].values()) > 0 for r in fanout)
     assert summary["measured"]["litellm_versions"] == [PINNED]
+    # The venv serving is exactly the release's lock, and the evidence names its package set.
+    venv = [r for r in summary["checks"] if r["check"] == "venv_matches_lock"]
+    assert [r["status"] for r in venv] == ["PASS"], venv
+    assert summary["measured"]["venv_lock"] == "litellm-%s-py3.11.txt" % PINNED
+    assert summary["measured"]["venv_packages"]["litellm"] == PINNED
+    assert summary["measured"]["venv_digest"].startswith("sha256:")
 
 
 def test_smoke_rejects_a_gateway_with_a_backend_down_alias_by_alias(gateway, broken_backends):
