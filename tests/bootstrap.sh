@@ -181,6 +181,7 @@ print(get_venv_packages(types.SimpleNamespace(version="%d.%d" % sys.version_info
   say "wrote $get_pip (bootstraps pip $pip_version in ansible-test's venvs)"
 done
 
-# 4. The systemd test image (skipped when its recipe is unchanged).
-bash tests/image/build.sh
+# 4. The systemd test images, Debian 12 and 13 (each skipped when its recipe is unchanged).
+bash tests/image/build.sh bookworm
+bash tests/image/build.sh trixie
 say "ready ($ROOT)"

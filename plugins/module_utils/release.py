@@ -111,3 +111,47 @@ def refusals(version, advisories):
         if floor:
             reasons.append("the first release past every advisory is %s" % ".".join(str(p) for p in floor[:3]))
     return reasons
+
+
+def _minor(text):
+    """'3.13' or 'python3.13' -> (3, 13); None when it names no Python 3 minor version."""
+    match = re.match(r"^(?:python)?(\d+)\.(\d+)$", str(text or "").strip())
+    return (int(match.group(1)), int(match.group(2))) if match else None
+
+
+def python_supported(python, supported):
+    """Whether an interpreter (python3.X) lies in the range LiteLLM supports ({min, max})."""
+    found = _minor(python)
+    return found is not None and _minor(supported["min"]) <= found <= _minor(supported["max"])
+
+
+def platform_python(facts, platforms, supported):
+    """The interpreter a platform's venv is built from, and why: {python, why}.
+
+    python3.11 where the distribution ships it, otherwise the distribution's own Python 3 when
+    LiteLLM supports it; python is empty when neither holds. ``platforms`` maps "<distribution>
+    <version>" (or "<distribution> <major version>") to {own: "3.X", ships: ["3.Y", ...]}; a
+    platform missing from it is judged by the Python 3 Ansible found there (its own, on a host
+    where Ansible discovered /usr/bin/python3)."""
+    name = str(facts.get("distribution", "") or "unknown")
+    entry = None
+    for release in (facts.get("distribution_version"), facts.get("distribution_major_version")):
+        if release and "%s %s" % (name, release) in platforms:
+            label = "%s %s" % (name, release)
+            entry = platforms[label]
+            break
+    if entry is None:
+        label = ("%s %s" % (name, facts.get("distribution_version", "") or "")).strip()
+        version = (facts.get("python") or {}).get("version") or {}
+        own = "%s.%s" % (version["major"], version["minor"]) if "major" in version and "minor" in version else ""
+        entry = {"own": own, "ships": []}
+    own = str(entry.get("own", ""))
+    ships = [str(v) for v in entry.get("ships", [])] + ([own] if own else [])
+    if "3.11" in ships:
+        return {"python": "python3.11", "why": "%s ships Python 3.11" % label}
+    if own and python_supported(own, supported):
+        return {"python": "python%s" % own,
+                "why": "%s ships no Python 3.11; its own Python 3 is %s" % (label, own)}
+    return {"python": "",
+            "why": "%s ships no Python 3.11 and its own Python 3 (%s) is outside %s-%s, the range LiteLLM supports"
+                   % (label, own or "unknown", supported["min"], supported["max"])}

@@ -29,7 +29,12 @@ from results import Run, callback_env  # noqa: E402
 ARTIFACTS = ROOT / ".artifacts"
 # ansible-core X.Y -> the controller venv that holds it (tests/bootstrap.sh builds both).
 VENVS = {"2.19": ROOT / ".venv", "2.21": ROOT / ".venvs/ansible-2.21"}
-IMAGE = os.environ.get("HX_TEST_IMAGE", "hx-litellm/debian-systemd:bookworm")
+IMAGE_REPO = os.environ.get("HX_TEST_IMAGE_REPO", "hx-litellm/debian-systemd")
+# The gateway's platform per version: the 2.21 project's gateway runs Debian 13, so the suite converges
+# both platforms the role's meta/main.yml lists, each with the interpreter the role picks for it
+# (python3.11 on Debian 12, the distribution's python3.13 on Debian 13). The stand-in backend runs Debian 12.
+PLATFORMS = {"2.19": ("bookworm", "12", "3.11"), "2.21": ("trixie", "13", "3.13")}
+BACKEND_IMAGE = IMAGE_REPO + ":bookworm"
 KEEP_HOSTS = os.environ.get("HX_KEEP_HOSTS") == "1"
 STUB = ROOT / "tests/stub_ollama/stub_ollama.py"
 # Alias -> the Ollama model the stand-in serves (the same choices as the example project).
@@ -119,6 +124,8 @@ class Consumer:
         self.collections = self.project / "collections"
         self.evidence = self.project / "inventory/.evidence"
         self.gw = "hxc-%s-gw" % version
+        self.suite, self.debian, self.python = PLATFORMS[version]
+        self.images = {self.gw: "%s:%s" % (IMAGE_REPO, self.suite), "hxc-%s-llm" % version: BACKEND_IMAGE}
         self.llm = "hxc-%s-llm" % version
         self.network = "hxc-%s" % version
         self.key = "sk-" + secrets.token_hex(24)
@@ -222,8 +229,9 @@ class Consumer:
         docker("network", "rm", self.network)
 
     def create_hosts(self):
-        if docker("image", "inspect", IMAGE).returncode != 0:
-            raise RuntimeError("image %s is missing: tests/image/build.sh (or tests/bootstrap.sh) builds it" % IMAGE)
+        for image in set(self.images.values()):
+            if docker("image", "inspect", image).returncode != 0:
+                raise RuntimeError("image %s is missing: tests/image/build.sh (or tests/bootstrap.sh) builds it" % image)
         self.remove_hosts()  # fresh hosts, even after HX_KEEP_HOSTS=1
         self.created_hosts = True
         docker("network", "create", "--label", "hxc.consumer=%s" % self.version, self.network, check=True)
@@ -232,7 +240,7 @@ class Consumer:
                    "--label", "hxc.consumer=%s" % self.version,
                    "--cap-add", "SYS_ADMIN", "--cgroupns", "host", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:rw",
                    "--tmpfs", "/run", "--tmpfs", "/run/lock", "--tmpfs", "/tmp",
-                   "--stop-signal", "SIGRTMIN+3", IMAGE, "/lib/systemd/systemd", check=True)
+                   "--stop-signal", "SIGRTMIN+3", self.images[name], "/lib/systemd/systemd", check=True)
         for name in (self.gw, self.llm):
             self.wait_booted(name)
         self.start_stub()
@@ -276,7 +284,12 @@ class Consumer:
 
     def journal(self):
         proc = docker("exec", self.gw, "journalctl", "-u", "litellm", "-n", "60", "--no-pager")
-        return proc.stdout + proc.stderr
+        # Whether a slow start was computing or stuck: the service's processes, their CPU time,
+        # and how loaded this machine was.
+        procs = docker("exec", self.gw, "sh", "-c", "ps -o pid,etime,time,rss,stat,wchan:20,args -u litellm | cut -c1-160")
+        load = subprocess.run("uptime; free -m; df -h / /tmp", shell=True, capture_output=True, text=True)
+        return "%s%s\n--- litellm's processes ---\n%s\n--- this machine ---\n%s" % (
+            proc.stdout, proc.stderr, procs.stdout + procs.stderr, load.stdout)
 
     def live_config(self):
         proc = docker("exec", self.gw, "cat", "/etc/litellm/config.yaml")
@@ -324,6 +337,8 @@ class Consumer:
         self.playbook("enforce", "litellm_enforce")
         if not self.ok("enforce"):
             return
+        self.notes["platform"] = self.on_gw(
+            ". /etc/os-release; echo $ID $VERSION_ID; readlink -f /opt/litellm/venvs/*/bin/python").stdout.split()
         self.playbook("enforce-rerun", "litellm_enforce")
         self.playbook("smoke", "litellm_smoke", "-e", "hx_litellm_smoke_base_url=http://%s:4000" % self.ip(self.gw))
         self.notes["timeout_before_change"] = self.router_timeout()

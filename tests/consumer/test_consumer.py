@@ -181,6 +181,21 @@ def test_smoke_is_go(consumer):
     assert int(summary["counts"]["fail"]) == 0, summary["counts"]
 
 
+def test_the_gateway_gets_the_interpreter_of_its_platform(consumer):
+    """No variable names the Python: Debian 12 gets python3.11, Debian 13 (which ships no python3.11)
+    its own python3.13, and the venv holds that Python's lock, as the smoke evidence records."""
+    c = consumer
+    succeeded(c, "enforce")
+    with explained(c, "enforce"):
+        own = [p for p in c.project.rglob("*.yml") if c.collections not in p.parents]
+        assert own and not [p for p in own if "hx_litellm_proxy_python" in p.read_text()], own
+        assert c.notes["platform"] == ["debian", c.debian, "/usr/bin/python%s" % c.python], c.notes["platform"]
+    succeeded(c, "smoke")
+    summary = json.loads(bundles(c, "litellm_smoke")[0].read_text())
+    assert summary["measured"]["venv_lock"].endswith("-py%s.txt" % c.python), summary["measured"]
+    assert [r["status"] for r in summary["checks"] if r["check"] == "venv_matches_lock"] == ["PASS"], summary["checks"]
+
+
 def test_models_from_the_control_node(consumer):
     c = consumer
     step(c, "enforce")

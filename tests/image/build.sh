@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Builds the systemd test image from Debian packages only (no container registry is
-# reachable): debootstrap a bookworm rootfs with systemd and python3, `docker import` it,
+# reachable): debootstrap a Debian rootfs (bookworm unless the first argument names another
+# suite, e.g. trixie) with systemd and python3, `docker import` it,
 # then add ENV/STOPSIGNAL/CMD with tests/image/Dockerfile (docker 20.10's import rejects
 # STOPSIGNAL).
 #
-# Tags: hx-litellm/debian-systemd:bookworm-<recipe hash> and :bookworm. The recipe hash
+# Tags: hx-litellm/debian-systemd:<suite>-<recipe hash> and :<suite>. The recipe hash
 # covers this script, the Dockerfile and the mirrors; when an image with the current hash
 # exists the build is skipped. The finished rootfs and the downloaded .debs are kept in
 # $HX_IMAGE_CACHE (default /var/cache/hx-litellm), outside the repository, so that a
@@ -17,7 +18,7 @@ set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
 IMAGE_REPO=${HX_TEST_IMAGE_REPO:-hx-litellm/debian-systemd}
-SUITE=bookworm
+SUITE=${1:-bookworm}
 MIRROR=${HX_DEBIAN_MIRROR:-http://deb.debian.org/debian}
 SECURITY_MIRROR=${HX_DEBIAN_SECURITY_MIRROR:-http://deb.debian.org/debian-security}
 CACHE=${HX_IMAGE_CACHE:-/var/cache/hx-litellm}
@@ -103,8 +104,8 @@ start=$(date +%s)
 rootfs="$CACHE/rootfs-$SUITE-$recipe_hash"
 done_stamp="$rootfs.complete"
 
-# Rootfs trees of older recipes are of no further use.
-for old in "$CACHE"/rootfs-*; do
+# Rootfs trees of older recipes of this suite are of no further use.
+for old in "$CACHE"/rootfs-"$SUITE"-*; do
   [[ -e $old && $old != "$rootfs" && $old != "$done_stamp" ]] || continue
   say "removing the rootfs of an older recipe: $old"
   if [[ -d $old ]]; then remove_rootfs "$old"; else rm -f "$old"; fi

@@ -23,6 +23,8 @@ def pytest_runtest_makereport(item, call):
 
 
 GATEWAY_HOSTS = ("hx-api-server", "mh-gw01", "mh-gw02")
+PROCESSES = ("systemctl show -p ActiveState -p SubState -p NRestarts litellm; "
+             "ps -o pid,etime,time,rss,stat,wchan:20,args -u litellm | cut -c1-160")
 
 
 @pytest.fixture(autouse=True)
@@ -37,6 +39,10 @@ def journal_on_failure(request):
         if host in running:
             tail = on(host, "journalctl -u litellm -n 60 --no-pager -o cat").stdout
             print("\n--- %s: journalctl -u litellm (last 60 lines) ---\n%s" % (host, tail))
+            # Whether a slow start was computing or stuck: the service's processes and their CPU time.
+            print("--- %s: litellm's processes ---\n%s" % (host, on(host, PROCESSES).stdout))
+    print("--- this machine: load, memory, disk ---\n%s" % subprocess.run(
+        "uptime; free -m; df -h / /tmp", shell=True, capture_output=True, text=True).stdout)
 
 
 @pytest.fixture(scope="session")

@@ -44,10 +44,12 @@ def on(host, command):
 
 
 def container_ip(host):
-    out = subprocess.run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}}{{end}}", host],
-                         capture_output=True, text=True).stdout.strip()
+    """The host's address on its first network by name: a scenario's internal network sorts before
+    its routed one (hx-molecule-mh, hx-molecule-mh-out), so every host is addressed on the internal one."""
+    out = subprocess.run(["docker", "inspect", "-f", "{{range .NetworkSettings.Networks}}{{.IPAddress}} {{end}}", host],
+                         capture_output=True, text=True).stdout.split()
     assert out, "no IP for %s" % host
-    return out
+    return out[0]
 
 
 class Scenario:

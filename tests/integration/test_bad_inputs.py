@@ -80,6 +80,8 @@ BAD_INPUTS = {
                                 "1.83.6 is below 1.83.7, the first release fixing CVE-2026-42208"),
     "release without a lock": ({"hx_litellm_proxy_version": "1.110.2"},
                                "hx_litellm_proxy_version 1.110.2 has no lock for Python 3.11"),
+    "python LiteLLM does not support": ({"hx_litellm_proxy_python": "python3.9"},
+                                        "hx_litellm_proxy_python is python3.9, outside 3.10 to 3.14, the Python versions LiteLLM supports"),
     "peer that is not an address": ({"hx_litellm_proxy_ip_allow": ["10.0.0.0/8", "999.1.1.1"]},
                                     "hx_litellm_proxy_ip_allow has ['999.1.1.1'], which are not IP addresses or CIDRs; fix:"),
     "proxy URL with credentials": ({"hx_litellm_proxy_environment": {"HTTPS_PROXY": "http://u:pw@proxy:3128"}},

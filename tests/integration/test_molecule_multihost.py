@@ -22,6 +22,8 @@ GATEWAYS = ["mh-gw01", "mh-gw02"]
 REDIS = "mh-llm01"
 REDIS_PASSWORD = "hx-molecule-redis-only-for-tests"
 PINNED = yaml.safe_load((ROOT / "roles/hx_litellm_proxy/defaults/main.yml").read_text())["hx_litellm_proxy_version"]
+# The newest release whose dependencies the index these machines reach satisfies, and whose lock ships.
+NEWEST = "1.108.7"
 WHEELHOUSE_DIR = ROOT / ".cache/wheelhouse"
 WHEELHOUSE = WHEELHOUSE_DIR / ("litellm-%s-py3.11.tar" % PINNED)
 
@@ -105,14 +107,37 @@ INSTALL = "ansible.builtin.pip"
 UNPACK = "ansible.builtin.unarchive"
 
 
+AIR_GAPPED = "mh-gw02"
+DNS_LOG = "/var/log/stub-dns.log"
+
+
+def outside_lookups(host):
+    """Names outside the test network the host asked the DNS stand-in for: '<time> <address> <name> type=N'."""
+    address = container_ip(host)
+    return [line for line in on(REDIS, "cat %s 2>/dev/null" % DNS_LOG).stdout.splitlines() if line.split()[1:2] == [address]]
+
+
+def test_the_air_gapped_gateway_has_no_route_out():
+    """The proof the later tests stand on: mh-gw02 can reach its network, and nothing beyond it."""
+    assert on(AIR_GAPPED, "ip -4 -o addr show scope global | wc -l").stdout.strip() == "1", "mh-gw02 has a second network"
+    blocked = on(AIR_GAPPED, "curl -sS -m 10 -o /dev/null https://pypi.org/simple/ 2>&1; echo rc=$?").stdout
+    assert "rc=0" not in blocked, "mh-gw02 reached PyPI: %s" % blocked
+    direct = on(AIR_GAPPED, "curl -sS -m 10 -o /dev/null --resolve pypi.org:443:151.101.0.223 https://pypi.org/ 2>&1; echo rc=$?")
+    assert "rc=0" not in direct.stdout, "mh-gw02 reached an address outside its network: %s" % direct.stdout
+    assert on(AIR_GAPPED, "getent hosts mh-llm01").returncode == 0, "mh-gw02 cannot resolve its own network"
+    # The lookup of pypi.org above is the stand-in's proof that it logs; the converges start from an empty log.
+    assert any(line.split()[2:3] == ["pypi.org"] for line in outside_lookups(AIR_GAPPED)), "the DNS stand-in logged nothing"
+    on(REDIS, "truncate -s 0 %s" % DNS_LOG)
+
+
 def test_fresh_converge_from_a_wheelhouse_is_faster_than_from_the_index():
-    """Same role, same run, two fresh gateways: one installs from the index, one offline from a wheelhouse."""
+    """Same role, same run, two fresh gateways: one installs from the index, one offline (no route out) from a wheelhouse."""
     built = S.playbook("litellm_wheelhouse", "-e", "hx_litellm_wheelhouse_dir=%s" % WHEELHOUSE_DIR, label="wheelhouse")
     assert built.returncode == 0, "building the wheelhouse failed (output above)"
     archive = WHEELHOUSE
     assert archive.is_file()
-    # Ops dry-run first: on the fresh hosts --check --diff says what it would do and changes nothing
-    # (it refreshes apt's lists on both, so neither converge below gets that head start).
+    # Ops dry-run first: on the fresh hosts --check --diff says what it would do and changes nothing.
+    # Both have the role's packages already (prepare), so neither converge below touches apt.
     dry = S.playbook("litellm_enforce", "-e", "hx_litellm_proxy_wheelhouse=%s" % archive, "--check", "--diff",
                      label="wheelhouse-check")
     assert dry.returncode == 0, "--check --diff with a wheelhouse failed (output above)"
@@ -247,6 +272,16 @@ def test_both_gateways_share_router_state_through_redis():
     assert connected == addresses, "gateways connected to Redis: %s of %s" % (connected, addresses)
 
 
+def test_the_air_gapped_gateway_looked_up_nothing_outside_its_network():
+    """Install from the wheelhouse, LiteLLM's start, the repair and the traffic above: no name outside the
+    network was asked for (the cost map, Prisma's engines, telemetry, tokenizers, an index), and it serves."""
+    require("converge")
+    assert models_status(AIR_GAPPED) == 200
+    looked_up = outside_lookups(AIR_GAPPED)
+    print("names mh-gw02 looked up outside its network since its converge: %d %s" % (len(looked_up), looked_up[:20]))
+    assert looked_up == [], "the air-gapped gateway tried to reach out: %s" % looked_up[:20]
+
+
 def test_a_good_change_goes_through_both_gateways_one_at_a_time():
     require("converge")
     before = {h: started_at(h) for h in GATEWAYS}
@@ -271,12 +306,67 @@ def squatter_on_first_gateway():
     on("mh-gw01", "systemctl stop hx-squatter")
 
 
-def test_a_bad_change_stops_at_the_first_gateway_which_is_rolled_back(squatter_on_first_gateway):
+def served_version(host):
+    """The LiteLLM release that answers /health/readiness on the host, as it reports itself."""
+    reply = requests.get("http://%s:4000/health/readiness" % container_ip(host), timeout=10)
+    assert reply.status_code == 200, reply.text[:300]
+    return reply.json().get("litellm_version")
+
+
+def unit_venv(host):
+    return re.search(r"/opt/litellm/venvs/([^/]+)/bin/", on(host, "cat /etc/systemd/system/litellm.service").stdout).group(1)
+
+
+UPGRADE = {}
+
+
+def test_an_upgrade_is_a_lock_and_a_version_change_and_the_rollback_playbook_returns():
+    """The newest locked release on the first gateway: --check --diff says what changes, the upgrade
+    converges and passes smoke on the new release, litellm_rollback returns to the previous venv and release."""
     require("good-change")
+    host = "mh-gw01"
+    assert (ROOT / "roles/hx_litellm_proxy/files/locks/litellm-%s-py3.11.txt" % NEWEST).is_file()
+    assert served_version(host) == PINNED and unit_venv(host) == PINNED
+    files, since, other = live_files(host), started_at(host), started_at("mh-gw02")
+    upgrade = ("--limit", host, "-e", "hx_litellm_proxy_version=%s" % NEWEST)
+    dry = S.playbook("litellm_enforce", *upgrade, "--check", "--diff", label="upgrade-check")
+    assert dry.returncode == 0 and dry.recap(host)["changed"] >= 1, "--check --diff of the upgrade failed (output above)"
+    assert "/opt/litellm/venvs/%s/bin/litellm" % NEWEST in dry.stdout, "the diff does not show the unit's new venv"
+    assert live_files(host) == files and started_at(host) == since, "--check changed the gateway"
+    assert on(host, "test -e /opt/litellm/venvs/%s" % NEWEST).returncode != 0, "--check built the new venv"
+    run = S.playbook("litellm_enforce", *upgrade, label="upgrade")
+    assert run.returncode == 0, "the upgrade failed (output above)"
+    UPGRADE.update(converge_s=[v for k, v in S.timings.items() if k.endswith("-upgrade")][-1],
+                   install_s=round(task_seconds(run, host, INSTALL), 1))
+    print("upgrade %s -> %s on %s: converge %.1fs, of which pip %.1fs" % (PINNED, NEWEST, host, UPGRADE["converge_s"],
+                                                                          UPGRADE["install_s"]))
+    assert served_version(host) == NEWEST and unit_venv(host) == NEWEST
+    assert started_at("mh-gw02") == other and served_version("mh-gw02") == PINNED, "the other gateway was touched"
+    smoke = S.playbook("litellm_smoke", "--limit", host, "-e", "hx_litellm_proxy_version=%s" % NEWEST,
+                       "-e", "hx_litellm_smoke_base_url=http://%s:4000" % container_ip(host), label="upgrade-smoke")
+    assert smoke.returncode == 0, "smoke rejected the upgraded gateway (output above)"
+    summary = json.loads(sorted((S.evidence / "litellm_smoke").glob("*/%s/summary.json" % host))[-1].read_text())
+    assert summary["result"] == "GO" and summary["measured"]["litellm_versions"] == [NEWEST], summary["measured"]
+    assert summary["measured"]["venv_lock"] == "litellm-%s-py3.11.txt" % NEWEST
+    assert summary["measured"]["venv_packages"]["litellm"] == NEWEST
+    back = S.playbook("litellm_rollback", "--limit", host, label="upgrade-rollback")
+    assert back.returncode == 0, "litellm_rollback after the upgrade failed (output above)"
+    assert served_version(host) == PINNED and unit_venv(host) == PINNED
+    assert live_files(host) == files, "the rollback did not restore the files of the previous release exactly"
+    assert models_status(host) == 200
+    # Both venvs stay: the previous release is where a rollback returns, the new one where the next upgrade goes.
+    assert on(host, "test -x /opt/litellm/venvs/%s/bin/litellm && test -x /opt/litellm/venvs/%s/bin/litellm"
+              % (PINNED, NEWEST)).returncode == 0
+
+
+def test_a_bad_upgrade_stops_at_the_first_gateway_which_is_rolled_back(squatter_on_first_gateway):
+    """An upgrade that cannot start (its new port is taken) on both gateways in batches: the first is
+    rolled back to the release that served, the second never sees the change."""
+    require("upgrade-rollback")
     files = {h: live_files(h) for h in GATEWAYS}
     second_started = started_at("mh-gw02")
-    proc = S.playbook("litellm_enforce", "-e", "hx_litellm_proxy_timeout=45", "-e", "hx_litellm_proxy_port=4001",
-                      "-e", "hx_litellm_proxy_ready_timeout=20", label="bad-change")
+    proc = S.playbook("litellm_enforce", "-e", "hx_litellm_proxy_version=%s" % NEWEST, "-e", "hx_litellm_proxy_port=4001",
+                      "-e", "hx_litellm_proxy_ready_timeout=20", label="bad-upgrade")
     assert proc.returncode != 0
     assert batches(proc) == [["mh-gw01"]], "the play went on past the failed gateway"
     failed = proc.failures("mh-gw01")
@@ -285,12 +375,16 @@ def test_a_bad_change_stops_at_the_first_gateway_which_is_rolled_back(squatter_o
     assert "Rolled back to known-good snapshot" in message
     assert "litellm serves again on http://127.0.0.1:4000 (port 4000)" in message
     assert live_files("mh-gw01") == files["mh-gw01"], "mh-gw01 was not restored exactly"
+    assert unit_venv("mh-gw01") == PINNED and served_version("mh-gw01") == PINNED
     assert models_status("mh-gw01") == 200
     # The second gateway never saw the change: same files, never restarted, still serving.
     assert live_files("mh-gw02") == files["mh-gw02"]
     assert started_at("mh-gw02") == second_started
     assert models_status("mh-gw02") == 200
     assert not proc.on("mh-gw02", status="changed"), "mh-gw02 was changed"
+    UPGRADE["bad_upgrade_s"] = [v for k, v in S.timings.items() if k.endswith("-bad-upgrade")][-1]
+    ARTIFACTS.mkdir(exist_ok=True)
+    (ARTIFACTS / "upgrade-multihost.json").write_text(json.dumps(dict(UPGRADE, source=PINNED, target=NEWEST), indent=2))
 
 
 def test_no_run_of_the_scenario_shows_a_secret():

@@ -144,3 +144,50 @@ def test_the_module_reports_a_missing_venv_as_not_matching_without_failing(tmp_p
     result = _run_module({"venv": str(tmp_path / "nothing"), "pins": {"litellm": "1.106.2"}})
     assert result.get("failed") is not True
     assert result["exists"] is False and result["matches"] is False and result["missing"] == ["litellm"]
+
+
+# The role's own platform data, so the test follows what ships.
+_VARS = yaml.safe_load((ROOT / "roles/hx_litellm_proxy/vars/main.yml").read_text())
+PLATFORMS = _VARS["_hx_litellm_proxy_platforms"]
+RANGE = _VARS["_hx_litellm_proxy_python_range"]
+
+
+def facts(distribution, version, python=None):
+    found = {"distribution": distribution, "distribution_version": version,
+             "distribution_major_version": version.split(".")[0]}
+    if python:
+        major, minor = python.split(".")
+        found["python"] = {"version": {"major": int(major), "minor": int(minor), "micro": 0}}
+    return found
+
+
+@pytest.mark.parametrize("platform, expected", [
+    (facts("Debian", "12.12"), "python3.11"),
+    (facts("Debian", "13.2"), "python3.13"),
+    (facts("Ubuntu", "22.04"), "python3.11"),
+    (facts("Ubuntu", "24.04"), "python3.12"),
+    # Not in the table: the Python 3 Ansible found there decides.
+    (facts("Debian", "14.0", python="3.14"), "python3.14"),
+    (facts("Fedora", "43", python="3.11"), "python3.11"),
+])
+def test_the_interpreter_is_python_3_11_where_shipped_else_the_distributions_own(platform, expected):
+    from ansible_collections.hx.litellm.plugins.filter.platform_python import platform_python
+    chosen = platform_python(platform, PLATFORMS, RANGE)
+    assert chosen["python"] == expected
+    assert platform["distribution"] in chosen["why"]
+
+
+@pytest.mark.parametrize("platform", [facts("Debian", "11.11", python="3.9"), facts("Debian", "15.0", python="3.15"),
+                                      facts("Plan9", "4")])
+def test_a_platform_without_a_supported_python_gets_none_and_the_reason(platform):
+    from ansible_collections.hx.litellm.plugins.filter.platform_python import platform_python
+    chosen = platform_python(platform, PLATFORMS, RANGE)
+    assert chosen["python"] == ""
+    assert "outside 3.10-3.14" in chosen["why"] and "ships no Python 3.11" in chosen["why"]
+
+
+@pytest.mark.parametrize("python, ok", [("python3.10", True), ("python3.14", True), ("python3.9", False),
+                                        ("python3.15", False), ("python", False), ("/usr/bin/python3", False)])
+def test_an_explicit_interpreter_must_lie_in_the_supported_range(python, ok):
+    from ansible_collections.hx.litellm.plugins.filter.platform_python import python_supported
+    assert python_supported(python, RANGE) is ok
