@@ -181,7 +181,10 @@ print(get_venv_packages(types.SimpleNamespace(version="%d.%d" % sys.version_info
   say "wrote $get_pip (bootstraps pip $pip_version in ansible-test's venvs)"
 done
 
-# 4. The systemd test images, Debian 12 and 13 (each skipped when its recipe is unchanged).
+# 4. The systemd test images, Debian 12 and 13 (each skipped when its recipe is unchanged),
+# built side by side: debootstrap mostly waits on the mirror.
+bash tests/image/build.sh trixie > >(sed -u 's/^/[trixie] /') 2>&1 &
+trixie=$!
 bash tests/image/build.sh bookworm
-bash tests/image/build.sh trixie
+wait "$trixie" || { echo "bootstrap: ERROR: the Debian 13 image did not build (output above)" >&2; exit 1; }
 say "ready ($ROOT)"

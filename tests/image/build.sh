@@ -69,13 +69,13 @@ if image_current; then
   exit 0
 fi
 
-mkdir -p "$CACHE/debs"
-# One build at a time (the lab and the tests may bootstrap at once); whoever waited
-# finds the image the other one built.
-exec 9>"$CACHE/build.lock"
+mkdir -p "$CACHE/debs-$SUITE"
+# One build of a suite at a time (the lab and the tests may bootstrap at once); whoever
+# waited finds the image the other one built. Different suites build side by side.
+exec 9>"$CACHE/build-$SUITE.lock"
 if ! flock -n 9; then
-  say "another build holds $CACHE/build.lock, waiting"
-  flock -w 1800 9 || die "timed out waiting for $CACHE/build.lock"
+  say "another build holds $CACHE/build-$SUITE.lock, waiting"
+  flock -w 1800 9 || die "timed out waiting for $CACHE/build-$SUITE.lock"
 fi
 if image_current; then
   docker tag "$tag" "$latest"
@@ -120,7 +120,7 @@ else
   say "debootstrap $SUITE (minbase + ${#PACKAGES[@]} packages) from $MIRROR into $rootfs"
   log="$CACHE/debootstrap-$recipe_hash.log"
   include=$(IFS=,; echo "${PACKAGES[*]}")
-  if ! debootstrap --variant=minbase --include="$include" --cache-dir="$CACHE/debs" \
+  if ! debootstrap --variant=minbase --include="$include" --cache-dir="$CACHE/debs-$SUITE" \
       "$SUITE" "$rootfs" "$MIRROR" >"$log" 2>&1; then
     tail -n 40 "$log" >&2
     die "debootstrap failed (full log: $log)"

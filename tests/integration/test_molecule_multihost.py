@@ -307,10 +307,12 @@ def squatter_on_first_gateway():
 
 
 def served_version(host):
-    """The LiteLLM release that answers /health/readiness on the host, as it reports itself."""
-    reply = requests.get("http://%s:4000/health/readiness" % container_ip(host), timeout=10)
+    """The LiteLLM release that answers a completion on the host, as it reports itself (x-litellm-version)."""
+    reply = requests.post("http://%s:4000/v1/chat/completions" % container_ip(host),
+                          headers={"Authorization": "Bearer " + master_key()},
+                          json={"model": "phi3-3.8b", "messages": [{"role": "user", "content": "version?"}]}, timeout=30)
     assert reply.status_code == 200, reply.text[:300]
-    return reply.json().get("litellm_version")
+    return reply.headers.get("x-litellm-version")
 
 
 def unit_venv(host):
@@ -325,7 +327,7 @@ def test_an_upgrade_is_a_lock_and_a_version_change_and_the_rollback_playbook_ret
     converges and passes smoke on the new release, litellm_rollback returns to the previous venv and release."""
     require("good-change")
     host = "mh-gw01"
-    assert (ROOT / "roles/hx_litellm_proxy/files/locks/litellm-%s-py3.11.txt" % NEWEST).is_file()
+    assert (ROOT / ("roles/hx_litellm_proxy/files/locks/litellm-%s-py3.11.txt" % NEWEST)).is_file()
     assert served_version(host) == PINNED and unit_venv(host) == PINNED
     files, since, other = live_files(host), started_at(host), started_at("mh-gw02")
     upgrade = ("--limit", host, "-e", "hx_litellm_proxy_version=%s" % NEWEST)
