@@ -25,6 +25,7 @@ import yaml
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests/support"))
 from results import Run, callback_env  # noqa: E402
+from diagnostics import SERVICE_PROCESSES, machine_load  # noqa: E402
 
 ARTIFACTS = ROOT / ".artifacts"
 # ansible-core X.Y -> the controller venv that holds it (tests/bootstrap.sh builds both).
@@ -284,12 +285,9 @@ class Consumer:
 
     def journal(self):
         proc = docker("exec", self.gw, "journalctl", "-u", "litellm", "-n", "60", "--no-pager")
-        # Whether a slow start was computing or stuck: the service's processes, their CPU time,
-        # and how loaded this machine was.
-        procs = docker("exec", self.gw, "sh", "-c", "ps -o pid,etime,time,rss,stat,wchan:20,args -u litellm | cut -c1-160")
-        load = subprocess.run("uptime; free -m; df -h / /tmp", shell=True, capture_output=True, text=True)
+        procs = docker("exec", self.gw, "sh", "-c", SERVICE_PROCESSES)
         return "%s%s\n--- litellm's processes ---\n%s\n--- this machine ---\n%s" % (
-            proc.stdout, proc.stderr, procs.stdout + procs.stderr, load.stdout)
+            proc.stdout, proc.stderr, procs.stdout + procs.stderr, machine_load())
 
     def live_config(self):
         proc = docker("exec", self.gw, "cat", "/etc/litellm/config.yaml")

@@ -10,6 +10,7 @@ import subprocess
 import pytest
 
 import default_gateway as gw
+from diagnostics import SERVICE_PROCESSES, machine_load
 from scenario import docker_running, master_key, on
 
 REUSE = os.environ.get("HX_REUSE_HOSTS") == "1"  # development only: hosts kept by HX_KEEP_HOSTS=1
@@ -23,8 +24,6 @@ def pytest_runtest_makereport(item, call):
 
 
 GATEWAY_HOSTS = ("hx-api-server", "mh-gw01", "mh-gw02")
-PROCESSES = ("systemctl show -p ActiveState -p SubState -p NRestarts litellm; "
-             "ps -o pid,etime,time,rss,stat,wchan:20,args -u litellm | cut -c1-160")
 
 
 @pytest.fixture(autouse=True)
@@ -39,10 +38,8 @@ def journal_on_failure(request):
         if host in running:
             tail = on(host, "journalctl -u litellm -n 60 --no-pager -o cat").stdout
             print("\n--- %s: journalctl -u litellm (last 60 lines) ---\n%s" % (host, tail))
-            # Whether a slow start was computing or stuck: the service's processes and their CPU time.
-            print("--- %s: litellm's processes ---\n%s" % (host, on(host, PROCESSES).stdout))
-    print("--- this machine: load, memory, disk ---\n%s" % subprocess.run(
-        "uptime; free -m; df -h / /tmp", shell=True, capture_output=True, text=True).stdout)
+            print("--- %s: litellm's processes ---\n%s" % (host, on(host, SERVICE_PROCESSES).stdout))
+    print("--- this machine: load, memory, disk ---\n%s" % machine_load())
 
 
 @pytest.fixture(scope="session")

@@ -81,7 +81,10 @@ BAD_INPUTS = {
     "release without a lock": ({"hx_litellm_proxy_version": "1.110.2"},
                                "hx_litellm_proxy_version 1.110.2 has no lock for Python 3.11"),
     "python LiteLLM does not support": ({"hx_litellm_proxy_python": "python3.9"},
-                                        "hx_litellm_proxy_python is python3.9, outside 3.10 to 3.14, the Python versions LiteLLM supports"),
+                                        "hx_litellm_proxy_python is python3.9, which is not an interpreter name python3.X "
+                                        "from 3.10 to 3.14, the Python versions LiteLLM supports"),
+    "unknown keyless page": ({"hx_litellm_proxy_open_pages": ["swagger"]},
+                             "value of hx_litellm_proxy_open_pages must be one or more of: docs, redoc, openapi, admin_ui"),
     "peer that is not an address": ({"hx_litellm_proxy_ip_allow": ["10.0.0.0/8", "999.1.1.1"]},
                                     "hx_litellm_proxy_ip_allow has ['999.1.1.1'], which are not IP addresses or CIDRs; fix:"),
     "proxy URL with credentials": ({"hx_litellm_proxy_environment": {"HTTPS_PROXY": "http://u:pw@proxy:3128"}},
