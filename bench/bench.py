@@ -8,6 +8,8 @@ Variants (each an own `litellm` process, same config, same zero-latency backend)
   tuned     what the role renders: the unit's --num_workers and flags, its environment
   + one variant per tuned setting alone on top of default (what each setting buys)
 Plus `direct`: the stand-in backend called without a proxy (the overhead baseline).
+An HTTPS gateway's `tuned` serves HTTPS with the deployed certificate, verified with its CA as clients
+do (--ca, --tls-name), and `tuned, plain HTTP` is the same without TLS: their ratio is what TLS costs.
 
 Output: a table on stdout and JSON (path given with --json)."""
 
@@ -17,6 +19,7 @@ import json
 import os
 import re
 import signal
+import ssl
 import statistics
 import subprocess
 import sys
@@ -28,6 +31,8 @@ import yaml
 STUB_PORT = 11500
 MODEL = "bench-model"
 ALIAS = "bench"
+# The listener's TLS flags: one setting, never benchmarked apart from each other.
+TLS_FLAGS = ("--ssl_certfile_path", "--ssl_keyfile_path")
 
 
 def deployed(unit_path, config_path):
@@ -41,7 +46,8 @@ def deployed(unit_path, config_path):
             flags[word] = value
     env = dict(re.findall(r'^Environment="?([A-Z_]+)=([^"\n]*)"?$', unit, re.M))
     config = yaml.safe_load(open(config_path))
-    return execstart[0], flags, env, config
+    tls = {flag: flags.pop(flag) for flag in TLS_FLAGS if flag in flags}
+    return execstart[0], flags, tls, env, config
 
 
 # litellm_settings the role adds for speed; the `default` variant runs without them (and without
@@ -72,10 +78,12 @@ def bench_config(config, tuned=True):
     return out
 
 
-def variants(flags, env):
+def variants(flags, env, tls=None):
     base_env = {"LITELLM_LOCAL_MODEL_COST_MAP": "True", "LITELLM_MODE": "PRODUCTION"}
     tuned_env = {k: v for k, v in env.items() if k not in ("HOME", "XDG_CACHE_HOME", "OLLAMA_API_BASE")}
-    out = {"default": ({}, base_env), "tuned": (flags, dict(base_env, **tuned_env))}
+    out = {"default": ({}, base_env), "tuned": (dict(flags, **(tls or {})), dict(base_env, **tuned_env))}
+    if tls:
+        out["tuned, plain HTTP"] = (flags, dict(base_env, **tuned_env))
     for flag, value in flags.items():
         if flag == "--num_workers" and value == "1":
             continue
@@ -95,21 +103,21 @@ def start(binary, config_file, port, flags, env, key):
                             start_new_session=True)
 
 
-async def wait_ready(port, deadline=120):
+async def wait_ready(url, tls, deadline=300):
     async with aiohttp.ClientSession() as session:
         end = time.monotonic() + deadline
         while time.monotonic() < end:
             try:
-                async with session.get("http://127.0.0.1:%d/health/readiness" % port) as reply:
+                async with session.get(url + "/health/readiness", **tls) as reply:
                     if reply.status == 200:
                         return
             except aiohttp.ClientError:
                 pass
             await asyncio.sleep(0.5)
-    raise RuntimeError("proxy on port %d did not become ready" % port)
+    raise RuntimeError("proxy on %s did not become ready" % url)
 
 
-async def load(url, body, headers, concurrency, seconds, stream):
+async def load(url, body, headers, concurrency, seconds, stream, tls):
     """Closed loop: `concurrency` clients send back to back for `seconds`."""
     latencies, overheads, errors = [], [], 0
     end = time.monotonic() + seconds
@@ -120,7 +128,7 @@ async def load(url, body, headers, concurrency, seconds, stream):
             while time.monotonic() < end:
                 started = time.monotonic()
                 try:
-                    async with session.post(url, json=body, headers=headers) as reply:
+                    async with session.post(url, json=body, headers=headers, **tls) as reply:
                         await reply.read()
                         if reply.status != 200:
                             errors += 1
@@ -154,13 +162,19 @@ async def main():
     parser.add_argument("--concurrency", default="1,16,64")
     parser.add_argument("--warmup", type=float, default=2.0, help="seconds of unmeasured load per target first")
     parser.add_argument("--json", required=True)
+    parser.add_argument("--ca", default="/etc/litellm/tls-ca.crt", help="CA an HTTPS gateway is verified with")
+    parser.add_argument("--tls-name", default="", help="name the deployed certificate covers (HTTPS gateways)")
     parser.add_argument("--extra", default="{}", help='more variants: {"name": {"flags": {}, "env": {}, '
                         '"litellm_settings": {}, "base": "default"|"tuned"}}, each on top of default unless '
                         'base is tuned (for trying a setting)')
     args = parser.parse_args()
     levels = [int(c) for c in args.concurrency.split(",")]
 
-    binary, flags, env, config = deployed(args.unit, args.config)
+    binary, flags, tls_flags, env, config = deployed(args.unit, args.config)
+    # HTTPS is verified as clients verify it: the deployed CA, and the name the certificate covers.
+    tls = {"ssl": ssl.create_default_context(cafile=args.ca), "server_hostname": args.tls_name} if tls_flags else {}
+    if tls_flags and not args.tls_name:
+        parser.error("the deployed unit serves HTTPS: --tls-name (a name its certificate covers) is needed")
     workdir = os.path.dirname(args.json)
     config_file = os.path.join(workdir, "bench-config.yaml")
     with open(config_file, "w") as handle:
@@ -172,7 +186,7 @@ async def main():
     procs = [subprocess.Popen([sys.executable, args.stub, "--host", "127.0.0.1", "--port", str(STUB_PORT),
                                "--name", "bench", "--delay", "0"], stdout=subprocess.DEVNULL,
                               stderr=subprocess.DEVNULL, start_new_session=True)]
-    plan = variants(flags, env)
+    plan = variants(flags, env, tls_flags)
     # Only `tuned` runs the role's litellm_settings; `default` and each one-setting variant run without.
     configs = {name: (config_file if name == "tuned" else default_file) for name in plan}
     if bench_config(config) != bench_config(config, tuned=False):
@@ -194,24 +208,27 @@ async def main():
     try:
         for name, (vflags, venv) in plan.items():
             procs.append(start(binary, configs[name], ports[name], vflags, venv, key))
-        for port in ports.values():
-            await wait_ready(port)
+        bases = {name: ("https" if TLS_FLAGS[0] in plan[name][0] else "http", "127.0.0.1:%d" % port)
+                 for name, port in ports.items()}
+        for name, (scheme, where) in bases.items():
+            await wait_ready("%s://%s" % (scheme, where), tls if scheme == "https" else {})
         chat = {"model": ALIAS, "max_tokens": 16, "messages": [{"role": "user", "content": "ping"}]}
         auth = {"Authorization": "Bearer " + key}
-        targets = {"direct": ("http://127.0.0.1:%d/api/chat" % STUB_PORT, {}, {"model": MODEL})}
-        for name, port in ports.items():
-            targets[name] = ("http://127.0.0.1:%d/v1/chat/completions" % port, auth, {"model": ALIAS})
+        targets = {"direct": ("http://127.0.0.1:%d/api/chat" % STUB_PORT, {}, {"model": MODEL}, {})}
+        for name, (scheme, where) in bases.items():
+            targets[name] = ("%s://%s/v1/chat/completions" % (scheme, where), auth, {"model": ALIAS},
+                             tls if scheme == "https" else {})
         # Warm-up, not measured: a proxy's first requests pay for lazy imports and connection pools.
-        for name, (url, headers, override) in targets.items():
+        for name, (url, headers, override, via) in targets.items():
             for stream in (False, True):
-                await load(url, dict(chat, stream=stream, **override), headers, 8, args.warmup, stream)
+                await load(url, dict(chat, stream=stream, **override), headers, 8, args.warmup, stream, via)
         cells = []
         # Interleaved: every target runs each cell before any target runs the next one.
         for stream in (False, True):
             for concurrency in levels:
-                for name, (url, headers, override) in targets.items():
+                for name, (url, headers, override, via) in targets.items():
                     body = dict(chat, stream=stream, **override)
-                    lat, over, errors, wall = await load(url, body, headers, concurrency, args.duration, stream)
+                    lat, over, errors, wall = await load(url, body, headers, concurrency, args.duration, stream, via)
                     cells.append({"target": name, "stream": stream, "concurrency": concurrency,
                                   "requests": len(lat), "errors": errors, "rps": round(len(lat) / wall, 1),
                                   "p50_ms": pct(lat, 0.50), "p95_ms": pct(lat, 0.95), "p99_ms": pct(lat, 0.99),
@@ -243,10 +260,16 @@ async def main():
     for stream in (False, True):
         tuned, default = by[("tuned", stream, top)], by[("default", stream, top)]
         ratios["stream" if stream else "non-stream"] = round(tuned["rps"] / default["rps"], 2) if default["rps"] else None
+    if tls_flags:  # what TLS costs: the deployed HTTPS listener over the same settings in plain HTTP
+        for stream in (False, True):
+            plain = by[("tuned, plain HTTP", stream, top)]["rps"]
+            ratios["https/plain " + ("stream" if stream else "non-stream")] = (
+                round(by[("tuned", stream, top)]["rps"] / plain, 2) if plain else None)
     ablation = {name: round(by[(name, False, top)]["rps"] / by[("default", False, top)]["rps"], 2)
                 for name in plan if name != "default" and by[("default", False, top)]["rps"]}
     result = {"host": os.uname().nodename, "cpus": os.cpu_count(), "duration_per_cell_s": args.duration,
-              "tuned_settings": {"flags": flags, "environment": {k: v for k, v in env.items() if "KEY" not in k}},
+              "tls": bool(tls_flags),
+              "tuned_settings": {"flags": dict(flags, **tls_flags), "environment": {k: v for k, v in env.items() if "KEY" not in k}},
               "variants": {name: {"flags": f, "environment": e, "config": os.path.basename(configs[name])}
                            for name, (f, e) in plan.items()},
               "cells": cells, "tuned_over_default_at_c%d" % top: ratios, "ablation_rps_ratio_at_c%d_non_stream" % top: ablation}

@@ -33,8 +33,9 @@ docker exec "$host" mkdir -p /var/tmp/hx-bench
 docker cp bench/bench.py "$host:/var/tmp/hx-bench/bench.py" >/dev/null
 docker cp tests/stub_ollama/stub_ollama.py "$host:/var/tmp/hx-bench/stub_ollama.py" >/dev/null
 echo "bench: $host, $(docker exec "$host" nproc) cores, ${duration}s per cell, concurrency $concurrency"
+# An HTTPS gateway's certificate covers its inventory name, the container's name here.
 docker exec "$host" "$venv_bin/python" /var/tmp/hx-bench/bench.py --duration "$duration" \
-  --concurrency "$concurrency" --extra "$extra" --json /var/tmp/hx-bench/result.json
+  --concurrency "$concurrency" --extra "$extra" --tls-name "$host" --json /var/tmp/hx-bench/result.json
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 mkdir -p .artifacts/bench
 docker cp "$host:/var/tmp/hx-bench/result.json" ".artifacts/bench/$stamp.json" >/dev/null

@@ -26,7 +26,8 @@ options:
   _input:
     description:
       - The inputs; keys C(version), C(python), C(user), C(group), C(install_dir), C(config_dir),
-        C(backup_dir), C(host), C(port), C(backends), C(models) and C(client_host).
+        C(backup_dir), C(host), C(port), C(backends), C(models), C(client_host), C(tls) (whether the
+        listener serves HTTPS; optional, default false) and C(tls_ca) (the PEM of the CA clients verify it with).
     type: dict
     required: true
 """
@@ -46,8 +47,9 @@ _value:
     - The description; keys C(version), C(python), C(python_version), C(packages), C(pip_packages),
       C(user), C(account_comment), C(group), C(service), C(paths) (install_dir, venvs_dir, venv, bin, venv_python, checker,
       wheelhouse_dir, config_dir, config_file, env_file, unit_file, state_dir, cache_dir, backup_dir,
-      ca_file, system_bundle), C(release_files), C(secret_files), C(host), C(port), C(probe_host), C(probe_base),
-      C(probe_url), C(url), C(aliases), C(deployments) (alias, provider, model, api_base),
+      ca_file, system_bundle, tls_cert, tls_key, tls_ca), C(release_files), C(optional_files), C(secret_files), C(host), C(port),
+      C(client_host), C(tls), C(tls_ca_pem), C(scheme), C(tls_names), C(probe_host), C(probe_base), C(probe_url), C(probe_ca),
+      C(url), C(aliases), C(deployments) (alias, provider, model, api_base),
       C(backends) (per alias, its api_base URLs) and C(ollama_api_base).
   type: dict
 """

@@ -13,30 +13,41 @@ author: hx.litellm contributors
 version_added: 0.1.0
 short_description: The address and port a LiteLLM unit listens on, from its ExecStart
 description:
-  - Reads C(--host) and C(--port) from the C(ExecStart=) line of a unit's text (LiteLLM's defaults,
-    C(0.0.0.0) and C(4000), where the line does not say) and returns them with the URL the host reaches
-    the proxy on. What serves now is judged from the live unit, never from the inputs of a change.
+  - Reads C(--host), C(--port) and C(--ssl_certfile_path) from the C(ExecStart=) line of a unit's text
+    (LiteLLM's defaults, C(0.0.0.0), C(4000) and plain HTTP, where the line does not say) and returns them
+    with the URL the host reaches the proxy on. What serves now is judged from the live unit, never from
+    the inputs of a change.
 options:
   _input:
     description: The unit's text; empty gives LiteLLM's defaults.
     type: str
     required: true
+  client_host:
+    description:
+      - The address clients call the gateway by. An HTTPS proxy listening on every interface is probed
+        there, since the probe verifies the certificate, which covers that name.
+    type: str
+  ca_file:
+    description: The CA file on the host an HTTPS unit's certificate is verified with; returned as C(probe_ca).
+    type: str
+    default: ""
 """
 
 EXAMPLES = r"""
 live: "{{ unit_text | hx.litellm.unit_endpoint }}"
-# {'host': '0.0.0.0', 'port': 4000, 'probe_base': 'http://127.0.0.1', 'probe_url': 'http://127.0.0.1:4000'}
+# {'host': '0.0.0.0', 'port': 4000, 'tls': False, 'probe_base': 'http://127.0.0.1', 'probe_url': 'http://127.0.0.1:4000',
+#  'probe_ca': ''}
 """
 
 RETURN = r"""
 _value:
-  description: C(host), C(port), C(probe_base) and C(probe_url).
+  description: C(host), C(port), C(tls), C(probe_base), C(probe_url) and C(probe_ca).
   type: dict
 """
 
 
-def unit_endpoint(text):
-    return _unit_endpoint(text)
+def unit_endpoint(text, client_host=None, ca_file=""):
+    return _unit_endpoint(text, client_host, ca_file)
 
 
 class FilterModule(object):

@@ -134,9 +134,28 @@ def _url_host(host):
     return "[%s]" % host if ":" in host else host
 
 
-def probe_base(host):
-    """Where the host itself reaches a proxy listening on host: loopback for every interface."""
-    return "http://%s" % _url_host("127.0.0.1" if host in _ANY_ADDRESS else host)
+def probe_host(host, client_host=None, tls=False):
+    """The name the host itself calls a proxy listening on host by.
+
+    Plain HTTP: loopback for every interface. HTTPS: the probe verifies the certificate like any
+    client, so it calls the address clients call (which the certificate must cover) when the proxy
+    listens on every interface, else the listen address (which the certificate must cover too)."""
+    if host not in _ANY_ADDRESS:
+        return host
+    return str(client_host) if tls and client_host else "127.0.0.1"
+
+
+def probe_base(host, client_host=None, tls=False):
+    """Where the host itself reaches a proxy listening on host, with the scheme it serves."""
+    return "%s://%s" % ("https" if tls else "http", _url_host(probe_host(host, client_host, tls)))
+
+
+def tls_names(host, client_host):
+    """Every name an HTTPS listener is called by, which its certificate must cover: the address
+    clients call and the one the host's own probes call."""
+    names = [str(client_host)]
+    own = probe_host(host, client_host, True)
+    return names + ([own] if own not in names else [])
 
 
 # A DNS name: dot-separated labels of letters, digits and inner hyphens (RFC 1123).
@@ -200,11 +219,13 @@ def path_problem(value, service_reads=True):
     return None
 
 
-def unit_endpoint(text):
-    """The address and port a rendered or live unit makes the proxy listen on, from ExecStart.
+def unit_endpoint(text, client_host=None, ca_file=""):
+    """The address, port and scheme a rendered or live unit makes the proxy serve on, from ExecStart.
 
-    LiteLLM's own defaults (0.0.0.0, 4000) apply where the command line does not say."""
-    host, port = "0.0.0.0", 4000
+    LiteLLM's own defaults (0.0.0.0, 4000, plain HTTP) apply where the command line does not say;
+    --ssl_certfile_path means HTTPS, probed by client_host when the proxy listens on every interface
+    and verified with ca_file (probe_ca; empty for plain HTTP)."""
+    host, port, tls = "0.0.0.0", 4000, False
     for line in str(text or "").splitlines():
         if not line.startswith("ExecStart="):
             continue
@@ -217,15 +238,18 @@ def unit_endpoint(text):
                 host = value
             elif flag == "--port" and value.isdigit():
                 port = int(value)
-    return {"host": host, "port": port, "probe_base": probe_base(host),
-            "probe_url": "%s:%d" % (probe_base(host), port)}
+        tls = tls or "--ssl_certfile_path" in argv
+    base = probe_base(host, client_host, tls)
+    return {"host": host, "port": port, "tls": tls, "probe_base": base, "probe_url": "%s:%d" % (base, port),
+            "probe_ca": ca_file if tls else ""}
 
 
 def describe(inputs):
     """Return the normalised description of one gateway from the proxy role's public inputs.
 
     ``inputs`` holds version, python, user, group, install_dir, config_dir, backup_dir,
-    host, port, backends, models and client_host (the name clients reach the host by).
+    host, port, backends, models, client_host (the name clients reach the host by), tls
+    (whether the listener serves HTTPS) and tls_ca (the PEM of the CA clients verify it with).
     """
     version = str(inputs["version"])
     python = str(inputs["python"])
@@ -239,6 +263,12 @@ def describe(inputs):
     python_version = python[len("python"):] if python.startswith("python") else python
     config_file = "%s/config.yaml" % config_dir
     env_file = "%s/litellm.env" % config_dir
+    client_host = str(inputs["client_host"])
+    tls = bool(inputs.get("tls"))
+    scheme = "https" if tls else "http"
+    # The listener's certificate and key, and the CA the host's own probes verify it with.
+    tls_files = {"tls_cert": "%s/tls.crt" % config_dir, "tls_key": "%s/tls.key" % config_dir,
+                 "tls_ca": "%s/tls-ca.crt" % config_dir}
 
     expanded = deployments(inputs["models"], inputs["backends"])
     by_alias = {}
@@ -246,7 +276,7 @@ def describe(inputs):
         by_alias.setdefault(alias["name"], []).append(api_base)
     ollama = [api_base for _alias, provider, api_base in expanded if provider.startswith("ollama")]
 
-    probe_host = "127.0.0.1" if host in _ANY_ADDRESS else host
+    base = probe_base(host, client_host, tls)
     return {
         "version": version,
         "python": python,
@@ -279,17 +309,33 @@ def describe(inputs):
             "backup_dir": str(inputs["backup_dir"]).rstrip("/") or "/",
             "ca_file": CA_FILE,
             "system_bundle": SYSTEM_BUNDLE,
+            "tls_cert": tls_files["tls_cert"],
+            "tls_key": tls_files["tls_key"],
+            "tls_ca": tls_files["tls_ca"],
         },
-        # What a known-good snapshot holds: the unit names the venv, so it pins the version too.
+        # What a known-good snapshot holds: the unit names the venv, so it pins the version too;
+        # and, where they exist (HTTPS), the certificate, its key and the CA it is verified with, so
+        # a rollback across a switch of HTTPS on or off restores the files its unit names.
         "release_files": [config_file, env_file, UNIT_FILE],
-        "secret_files": [env_file],
+        "optional_files": [tls_files["tls_cert"], tls_files["tls_key"], tls_files["tls_ca"]],
+        # Whose content no diff shows, whatever this run's inputs (a snapshot may hold a key).
+        "secret_files": [env_file, tls_files["tls_key"]],
         "host": host,
         "port": port,
+        "client_host": client_host,
+        "tls": tls,
+        # The CA clients verify the listener with, for the roles that call it as clients do.
+        "tls_ca_pem": str(inputs.get("tls_ca") or "") if tls else "",
+        "scheme": scheme,
+        # The names an HTTPS listener's certificate must cover (empty for plain HTTP).
+        "tls_names": tls_names(host, client_host) if tls else [],
         # Where the host itself reaches the proxy, and where clients do.
-        "probe_host": probe_host,
-        "probe_base": probe_base(host),
-        "probe_url": "%s:%d" % (probe_base(host), port),
-        "url": "http://%s:%d" % (_url_host(str(inputs["client_host"])), port),
+        "probe_host": probe_host(host, client_host, tls),
+        "probe_base": base,
+        "probe_url": "%s:%d" % (base, port),
+        # The CA the host's own probes verify an HTTPS listener with; empty for plain HTTP.
+        "probe_ca": tls_files["tls_ca"] if tls else "",
+        "url": "%s://%s:%d" % (scheme, _url_host(client_host), port),
         "aliases": [alias["name"] for alias in inputs["models"]],
         "deployments": [
             {"alias": alias["name"], "provider": provider, "model": alias["model"], "api_base": api_base}

@@ -29,6 +29,13 @@ options:
   tls_urls: {description: Internal https URLs whose TLS handshake must succeed with the system store., type: list, elements: str, default: []}
   python: {description: Interpreter the role builds the venv from., type: str, default: python3.11}
   port: {description: Port the proxy will listen on., type: int, default: 4000}
+  probe_url:
+    description: >-
+      Where the host reaches the proxy, with its scheme (e.g. C(https://gw01:4000)); asked, before plain
+      HTTP on loopback, whether a running proxy holds the port.
+    type: str
+    default: ""
+  probe_ca: {description: CA file on the host an HTTPS O(probe_url) is verified with; ignored while absent., type: path, default: ""}
   service_user: {description: User the running proxy runs as (the port may be held by it)., type: str, default: litellm}
   service: {description: Name of the proxy's systemd unit (the port may be held by it)., type: str, default: litellm}
   install_dir: {description: Where the venv goes., type: path, default: /opt/litellm}
@@ -91,9 +98,9 @@ def _run(module, argv, timeout):
     return rc, out, "$ %s\n[rc=%d]\n%s" % (" ".join(argv), rc, out.strip())
 
 
-def _get_json(url, timeout):
+def _get_json(url, timeout, ca_path=None):
     try:
-        resp = open_url(url, timeout=timeout, validate_certs=True, use_netrc=False)
+        resp = open_url(url, timeout=timeout, validate_certs=True, use_netrc=False, ca_path=ca_path)
         body = resp.read().decode("utf-8", "replace")
         status = resp.getcode()
     except HTTPError as err:
@@ -252,8 +259,17 @@ class Checks:
             # The unit's ProtectProc= can hide the process even from root: then ask the
             # service manager and the port itself whether the running proxy holds it.
             _rc, state, t_u = _run(self.module, ["systemctl", "is-active", self.p["service"]], self.p["timeout"])
-            status, _data, t_l = _get_json("http://127.0.0.1:%d/health/liveliness" % port, self.p["timeout"])
-            transcript += [t_u, t_l]
+            # Where the gateway serves (HTTPS verified with its CA when it has one), else plain HTTP on
+            # loopback: a gateway that is about to be switched to HTTPS still serves plain HTTP now.
+            status = 0
+            for url, ca_path in ((self.p["probe_url"], self.p["probe_ca"] or None), ("http://127.0.0.1:%d" % port, None)):
+                if not url or status == 200:
+                    continue
+                if ca_path and not os.path.exists(ca_path):
+                    ca_path = None
+                status, _data, t_l = _get_json(url.rstrip("/") + "/health/liveliness", self.p["timeout"], ca_path)
+                transcript.append(t_l)
+            transcript.append(t_u)
             by_proxy = state.strip() == "active" and status == 200
             if by_proxy:
                 owners = {"%s.service (answers /health/liveliness)" % self.p["service"]}
@@ -325,6 +341,8 @@ def main():
             tls_urls=dict(type="list", elements="str", default=[]),
             python=dict(type="str", default="python3.11"),
             port=dict(type="int", default=4000),
+            probe_url=dict(type="str", default=""),
+            probe_ca=dict(type="path", default=""),
             service_user=dict(type="str", default="litellm"),
             service=dict(type="str", default="litellm"),
             install_dir=dict(type="path", default="/opt/litellm"),

@@ -54,6 +54,12 @@ options:
     description: Seconds to wait for one response.
     type: float
     default: 60
+  ca_pem:
+    description:
+      - PEM of the CA an HTTPS gateway's certificate is verified with, as clients verify it (host name
+        included), besides the system trust store; empty uses the system trust store alone.
+    type: str
+    default: ""
 """
 
 EXAMPLES = r"""
@@ -82,6 +88,9 @@ failed_checks:
 """
 
 import json
+import os
+import ssl
+import tempfile
 import time
 import urllib.error
 from concurrent.futures import ThreadPoolExecutor
@@ -91,10 +100,11 @@ from ansible.module_utils.urls import open_url
 
 
 class Probe:
-    def __init__(self, base_url, key, timeout):
+    def __init__(self, base_url, key, timeout, ca_path=None):
         self.base_url = base_url.rstrip("/")
         self.key = key
         self.timeout = timeout
+        self.ca_path = ca_path
         self.transcript = []
 
     def call(self, label, alias, method, path, body=None, auth=True, stream=False):
@@ -104,18 +114,20 @@ class Probe:
             headers["Authorization"] = "Bearer " + self.key
         data = json.dumps(body).encode() if body is not None else None
         started = time.monotonic()
-        status, resp_headers, payload, error_class = 0, {}, None, None
+        status, resp_headers, payload, error_class, error_detail = 0, {}, None, None, None
         try:
             # use_netrc=False: a ~/.netrc entry for the gateway must not replace the Bearer header.
             with open_url(self.base_url + path, data=data, headers=headers, method=method,
-                          timeout=self.timeout, use_netrc=False) as resp:
+                          timeout=self.timeout, use_netrc=False, validate_certs=True, ca_path=self.ca_path) as resp:
                 status, resp_headers = resp.status, dict(resp.headers)
                 raw = resp.read().decode("utf-8", "replace")
         except urllib.error.HTTPError as err:
             status, resp_headers = err.code, dict(err.headers or {})
             raw = err.read().decode("utf-8", "replace")
-        except Exception as err:  # connection refused, timeout, DNS: all mean "no answer"
+        except Exception as err:  # connection refused, timeout, DNS, a certificate not trusted: "no answer"
             raw, error_class = "", type(getattr(err, "reason", err)).__name__
+            # Why there was no answer, e.g. the certificate verify failure, for the operator.
+            error_detail = str(getattr(err, "reason", err))[:300]
         latency_ms = round((time.monotonic() - started) * 1000, 1)
         if stream and status == 200:
             payload = [line[6:] for line in raw.splitlines() if line.startswith("data: ")]
@@ -133,7 +145,7 @@ class Probe:
             "check": label, "alias": alias, "method": method, "path": path, "status": status,
             "latency_ms": latency_ms, "backend": lower.get("x-litellm-model-api-base"),
             "litellm_version": lower.get("x-litellm-version"),
-            "error_class": error_class, "retry_after": lower.get("retry-after"),
+            "error_class": error_class, "error_detail": error_detail, "retry_after": lower.get("retry-after"),
             "correlation_id": lower.get("x-litellm-call-id"),
         })
         return status, lower, payload
@@ -147,8 +159,8 @@ def _percentile(values, pct):
     return ordered[index]
 
 
-def run(params):
-    probe = Probe(params["base_url"], params["api_key"], params["timeout"])
+def run(params, ca_path=None):
+    probe = Probe(params["base_url"], params["api_key"], params["timeout"], ca_path)
     checks = []
 
     def check(name, ok, detail, alias=None, **values):
@@ -158,7 +170,8 @@ def run(params):
 
     status, _headers, payload = probe.call("readiness", None, "GET", "/health/readiness", auth=False)
     healthy = status == 200 and isinstance(payload, dict) and payload.get("status") == "healthy"
-    check("readiness", healthy, "GET /health/readiness -> %s %s" % (status, (payload or {}).get("status") if isinstance(payload, dict) else ""))
+    check("readiness", healthy, "GET /health/readiness -> %s %s" % (
+        status, (payload or {}).get("status") if isinstance(payload, dict) else probe.transcript[-1]["error_detail"] or ""))
 
     status, _headers, _payload = probe.call("models_without_key", None, "GET", "/v1/models", auth=False)
     check("models_without_key", status == 401, "GET /v1/models without key -> %s (want 401)" % status)
@@ -232,10 +245,24 @@ def main():
             concurrency=dict(type="int", default=5),
             expected_version=dict(type="str", default=""),
             timeout=dict(type="float", default=60),
+            ca_pem=dict(type="str", default=""),
         ),
         supports_check_mode=True,
     )
-    checks, transcript = run(module.params)
+    ca_path = None
+    if module.params["ca_pem"]:
+        # open_url reads CAs from one file, which replaces the system store: a private temporary file
+        # with the gateway's CA and the system's, so a load balancer with a public certificate in front
+        # (hx_litellm_smoke_base_url) is trusted too. Removed when the module exits.
+        handle, ca_path = tempfile.mkstemp(prefix="hx-litellm-ca-", suffix=".pem")
+        system = ssl.get_default_verify_paths().cafile
+        with os.fdopen(handle, "w") as out:
+            out.write(module.params["ca_pem"].strip() + "\n")
+            if system and os.path.isfile(system):
+                with open(system) as bundle:
+                    out.write(bundle.read())
+        module.add_cleanup_file(ca_path)
+    checks, transcript = run(module.params, ca_path)
     module.exit_json(changed=False, checks=checks, requests=transcript,
                      failed_checks=sum(1 for c in checks if c["status"] != "PASS"))
 

@@ -35,6 +35,11 @@ options:
     description: Seconds between two polls.
     type: float
     default: 1
+  ca_path:
+    description:
+      - PEM file of the CA an HTTPS listener's certificate is verified with, as clients verify it.
+        Without it an HTTPS URL is verified against the system trust store.
+    type: path
 """
 
 EXAMPLES = r"""
@@ -57,6 +62,10 @@ elapsed:
   returned: always
 reason:
   description: C(ready), C(unit failed), C(unit restarted) or C(timeout).
+  type: str
+  returned: always
+url:
+  description: The readiness URL that was polled (its scheme says whether the wait spoke HTTPS).
   type: str
   returned: always
 unit:
@@ -85,12 +94,16 @@ def unit_state(module, service):
     return state
 
 
-def healthy(url, timeout):
+def healthy(url, timeout, ca_path=None):
+    """(ready, why not): the last reason is reported when the budget runs out, e.g. a certificate
+    the CA does not verify, which no amount of waiting mends."""
     try:
-        resp = open_url(url, timeout=timeout, validate_certs=False)
-        return resp.getcode() == 200 and json.loads(resp.read() or b"{}").get("status") == "healthy"
-    except Exception:  # not listening yet, 503 while starting, a half-written answer
-        return False
+        resp = open_url(url, timeout=timeout, validate_certs=True, ca_path=ca_path, use_netrc=False)
+        status = json.loads(resp.read() or b"{}").get("status")
+        return resp.getcode() == 200 and status == "healthy", "answered %s %s" % (resp.getcode(), status)
+    except Exception as err:  # not listening yet, 503 while starting, a half-written answer
+        reason = getattr(err, "reason", err)
+        return False, "%s: %s" % (type(reason).__name__, reason)
 
 
 def failure(state, restarts_before):
@@ -124,6 +137,7 @@ def main():
             service=dict(type="str", required=True),
             timeout=dict(type="float", required=True),
             interval=dict(type="float", default=1),
+            ca_path=dict(type="path"),
         ),
         supports_check_mode=True,
     )
@@ -134,10 +148,11 @@ def main():
         restarts_before = int(before.get("NRestarts", "0") or 0)
     except ValueError:
         restarts_before = 0
-    reason, state = "timeout", before
+    reason, state, last = "timeout", before, ""
     while True:
         elapsed = time.monotonic() - started
-        if healthy(p["url"], timeout=max(1.0, min(5.0, p["timeout"] - elapsed))):
+        ready, last = healthy(p["url"], timeout=max(1.0, min(5.0, p["timeout"] - elapsed)), ca_path=p["ca_path"])
+        if ready:
             reason = "ready"
             break
         state = unit_state(module, p["service"])
@@ -149,11 +164,11 @@ def main():
             break
         time.sleep(p["interval"])
     elapsed = round(time.monotonic() - started, 1)
-    result = dict(changed=False, ready=reason == "ready", elapsed=elapsed, reason=reason, unit=state)
+    result = dict(changed=False, ready=reason == "ready", elapsed=elapsed, reason=reason, unit=state, url=p["url"])
     if reason == "ready":
         module.exit_json(**result)
     detail = {
-        "timeout": "did not report ready within %ss" % p["timeout"],
+        "timeout": "did not report ready within %ss (last answer: %s)" % (p["timeout"], last),
         "unit failed": "failed to start",
         "unit restarted": "exited while starting and was restarted",
     }[reason]

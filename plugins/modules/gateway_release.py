@@ -38,8 +38,16 @@ options:
     type: list
     elements: path
     required: true
+  optional_files:
+    description:
+      - Files a state holds only when they exist (an HTTPS listener's certificate, key and CA). A snapshot
+        holds those that existed when it was saved; a restore removes those its snapshot does not hold,
+        so the restored state is the saved one, file for file.
+    type: list
+    elements: path
+    default: []
   secret_files:
-    description: Files among O(files) whose content is never shown in a diff.
+    description: Files among O(files) and O(optional_files) whose content is never shown in a diff.
     type: list
     elements: path
     default: []
@@ -101,7 +109,9 @@ ready_seconds:
   type: float
   returned: always
 restored:
-  description: Live files that were (or in check mode would be) overwritten from the snapshot.
+  description:
+    - Live files that were (or in check mode would be) overwritten from the snapshot, and optional files
+      removed because the snapshot does not hold them.
   type: list
   returned: always
 pruned:
@@ -142,6 +152,11 @@ def live_state(files):
     return {path: sha256(path) for path in files if os.path.isfile(path)}
 
 
+def state_files(params):
+    """The files of the live state: the required ones, and the optional ones that exist."""
+    return list(params["files"]) + [path for path in params["optional_files"] if os.path.isfile(path)]
+
+
 def snapshots(backup_dir):
     """Retained snapshots, oldest first: list of (name, manifest)."""
     found = []
@@ -176,9 +191,9 @@ def new_name(backup_dir):
 
 
 def save(module, params, result):
-    files, backup_dir = params["files"], params["backup_dir"]
+    files, backup_dir = state_files(params), params["backup_dir"]
     live = live_state(files)
-    missing = [path for path in files if path not in live]
+    missing = [path for path in params["files"] if path not in live]
     existing = snapshots(backup_dir)
     if missing:
         # A partial state is not a deployable one: nothing to save.
@@ -261,7 +276,7 @@ def prune_venvs(module, params, retained, result):
     venvs_dir = params["venvs_dir"]
     if not os.path.isdir(venvs_dir):
         return
-    texts = [read_text(path) for path in params["files"] if os.path.isfile(path)]
+    texts = [read_text(path) for path in state_files(params) if os.path.isfile(path)]
     for name, manifest in retained:
         for entry in manifest["files"]:
             stored = os.path.join(params["backup_dir"], name, entry.get("stored", ""))
@@ -303,7 +318,7 @@ def restore(module, params, result):
     if not existing:
         result["msg"] = "no known-good snapshot in %s: nothing to restore" % params["backup_dir"]
         return
-    live = live_state(params["files"])
+    live = live_state(state_files(params))
     (name, manifest), set_aside = pick(module, params, existing, live)
     result["snapshot"] = name
     result["ready_seconds"] = manifest.get("ready_seconds")
@@ -324,6 +339,15 @@ def restore(module, params, result):
                           "after": read_text(stored)})
         if not module.check_mode:
             put_back(stored, path, entry)
+    held = {entry["path"] for entry in manifest["files"]}
+    for path in params["optional_files"]:
+        if path in live and path not in held:
+            result["restored"].append(path)
+            diffs.append({"before_header": path, "after_header": "%s (absent from snapshot %s)" % (path, name),
+                          "before": "(content hidden)\n" if path in params["secret_files"] else read_text(path),
+                          "after": ""})
+            if not module.check_mode:
+                os.unlink(path)
     if set_aside and not module.check_mode:
         aside = os.path.join(params["backup_dir"], ROLLED_BACK)
         os.makedirs(aside, mode=0o700, exist_ok=True)
@@ -360,6 +384,7 @@ def main():
             state=dict(type="str", required=True, choices=["saved", "restored", "queried"]),
             backup_dir=dict(type="path", required=True),
             files=dict(type="list", elements="path", required=True),
+            optional_files=dict(type="list", elements="path", default=[]),
             # Paths of files whose content is hidden, not secrets themselves: they show in results.
             secret_files=dict(type="list", elements="path", default=[], no_log=False),
             keep=dict(type="int", default=5),

@@ -8,10 +8,13 @@ backend, and runs the lifecycle an operator runs. Every playbook runs with the t
 hx_results callback (tests/support/), switched on by the environment only: the project's
 ansible.cfg does not know about it. The lifecycles of both versions may run at once, in threads."""
 
+from http.client import HTTPSConnection
 import json
 import os
 import pathlib
 import secrets
+import ssl
+import statistics
 import subprocess
 import sys
 import threading
@@ -26,6 +29,7 @@ ROOT = pathlib.Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT / "tests/support"))
 from results import Run, callback_env  # noqa: E402
 from diagnostics import SERVICE_PROCESSES, machine_load  # noqa: E402
+from pki import CA  # noqa: E402
 
 ARTIFACTS = ROOT / ".artifacts"
 # ansible-core X.Y -> the controller venv that holds it (tests/bootstrap.sh builds both).
@@ -87,6 +91,11 @@ def build_tarball(output_dir):
     return built[0]
 
 
+def socket_to(host, port):
+    import socket
+    return socket.create_connection((host, port), timeout=HTTP_TIMEOUT)
+
+
 def tree(path):
     """Every entry below path with its type, size, mode and mtime: equal listings, nothing written."""
     path = pathlib.Path(path)
@@ -97,11 +106,12 @@ def tree(path):
     return listing
 
 
-def http(url, key=None):
-    """GET url from the control node: (status, parsed JSON body or None)."""
+def http(url, key=None, cafile=None):
+    """GET url from the control node: (status, parsed JSON body or None); HTTPS verified with cafile."""
     request = urllib.request.Request(url, headers={"Authorization": "Bearer %s" % key} if key else {})
+    context = ssl.create_default_context(cafile=str(cafile)) if cafile else None
     try:
-        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT) as answer:
+        with urllib.request.urlopen(request, timeout=HTTP_TIMEOUT, context=context) as answer:
             status, body = answer.status, answer.read()
     except urllib.error.HTTPError as error:
         status, body = error.code, error.read()
@@ -130,6 +140,11 @@ class Consumer:
         self.llm = "hxc-%s-llm" % version
         self.network = "hxc-%s" % version
         self.key = "sk-" + secrets.token_hex(24)
+        # The listener's PKI (tests/support/pki.py): made once the gateway's address is known.
+        self.pki = None
+        self.tls = {}        # the certificate and key served now: cert, key (PEM texts)
+        self.tls_keys = []   # every private key the project held (none may ever show)
+        self.certificates = []  # every certificate issued to the gateway, in order
         self.vault_password = secrets.token_urlsafe(24)
         self.runs = {}       # step -> Run, in the order they ran
         self.commands = {}   # step -> the command line (without the secret)
@@ -187,18 +202,100 @@ class Consumer:
             "[litellm]\n%s\n\n[llm]\n%s\n\n[all:vars]\n"
             "ansible_connection=community.docker.docker\nansible_python_interpreter=/usr/bin/python3\n"
             % (self.gw, self.llm))
-        # Only what differs from the roles' defaults; the backends derive from [llm].
+        # Only what differs from the roles' defaults; the backends derive from [llm]. HTTPS: the
+        # certificate and the CA from files beside the inventory, the key from the vault.
         (p / "inventory/group_vars/all/main.yml").write_text(yaml.safe_dump({
             "hx_litellm_proxy_master_key": "{{ vault_hx_litellm_proxy_master_key }}",
             "hx_litellm_proxy_models": [{"name": a, "model": m} for a, m in MODELS.items()],
+            "hx_litellm_proxy_tls_cert": "{{ lookup('ansible.builtin.file', inventory_dir ~ '/files/gw.crt') }}",
+            "hx_litellm_proxy_tls_key": "{{ vault_hx_litellm_proxy_tls_key }}",
+            "hx_litellm_proxy_tls_ca": "{{ lookup('ansible.builtin.file', inventory_dir ~ '/files/ca.crt') }}",
         }, sort_keys=False, explicit_start=True))
         (p / "inventory/group_vars/litellm.yml").write_text(yaml.safe_dump(
             {"hx_litellm_proxy_ca_bundle": CA_BUNDLE}, explicit_start=True))
-        vault = p / "inventory/group_vars/all/vault.yml"
-        vault.write_text('---\nvault_hx_litellm_proxy_master_key: "%s"\n' % self.key)
+        (p / "inventory/files").mkdir()
+        self.pki = CA(self.workdir / "pki", name="hxc %s internal CA" % self.version)
+        (p / "inventory/files/ca.crt").write_text(self.pki.pem())
+        self.issue_certificate("gw")
+        self.write_vault()
+
+    def issue_certificate(self, name):
+        """A new certificate and key for the gateway's name and address, the certificate beside the inventory."""
+        cert, key = self.pki.issue(name, [self.gw, self.ip(self.gw)])
+        self.tls = {"cert": cert, "key": key}
+        self.tls_keys.append(key)
+        self.certificates.append(cert)
+        (self.project / "inventory/files/gw.crt").write_text(cert)
+
+    def write_vault(self):
+        """The vault as `ansible-vault edit` leaves it: the master key and the listener's key, encrypted."""
+        vault = self.project / "inventory/group_vars/all/vault.yml"
+        vault.write_text(yaml.safe_dump({"vault_hx_litellm_proxy_master_key": self.key,
+                                         "vault_hx_litellm_proxy_tls_key": self.tls["key"]},
+                                        explicit_start=True, default_style="|"))
         proc = self.command(self.bin / "ansible-vault", "encrypt", vault)
         assert proc.returncode == 0, "ansible-vault encrypt failed:\n%s" % proc.stdout
         assert vault.read_text().startswith("$ANSIBLE_VAULT;"), "vault.yml is not encrypted"
+
+    @property
+    def ca_file(self):
+        return self.project / "inventory/files/ca.crt"
+
+    def base_url(self):
+        return "https://%s:4000" % self.ip(self.gw)
+
+    def served_certificate(self):
+        """The certificate the gateway serves, verified with the project's CA (PEM)."""
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        with socket_to(self.ip(self.gw), 4000) as raw, context.wrap_socket(raw, server_hostname=self.ip(self.gw)) as tls:
+            return ssl.DER_cert_to_PEM_cert(tls.getpeercert(binary_form=True)), tls.version()
+
+    def handshakes(self, count=20):
+        """Median ms of GET /health/liveliness on a new TLS connection each time, and on one kept open."""
+        context = ssl.create_default_context(cafile=str(self.ca_file))
+        ip = self.ip(self.gw)
+
+        def get(conn):
+            started = time.monotonic()
+            conn.request("GET", "/health/liveliness")
+            answer = conn.getresponse()
+            answer.read()
+            assert answer.status == 200, answer.status
+            return (time.monotonic() - started) * 1000
+
+        fresh = []
+        for _ in range(count):
+            conn = HTTPSConnection(ip, 4000, context=context, timeout=HTTP_TIMEOUT)
+            fresh.append(get(conn))
+            conn.close()
+        conn = HTTPSConnection(ip, 4000, context=context, timeout=HTTP_TIMEOUT)
+        get(conn)  # the one handshake
+        kept = [get(conn) for _ in range(count)]
+        conn.close()
+        new_ms, kept_ms = statistics.median(fresh), statistics.median(kept)
+        return {"requests": count, "new_connection_ms": round(new_ms, 2), "kept_connection_ms": round(kept_ms, 2),
+                "ratio": round(new_ms / kept_ms, 2) if kept_ms else None}
+
+    def openai_client(self):
+        """The openai package as clients use it: list, complete, stream, over HTTPS with the project's CA."""
+        import httpx
+        import openai
+        client = openai.OpenAI(base_url=self.base_url() + "/v1", api_key=self.key, max_retries=0,
+                               http_client=httpx.Client(verify=str(self.ca_file), timeout=HTTP_TIMEOUT))
+        alias = sorted(MODELS)[0]
+        listed = sorted(m.id for m in client.models.list())
+        reply = client.chat.completions.create(model=alias, max_tokens=8, messages=[{"role": "user", "content": "ping"}])
+        chunks = [c for c in client.chat.completions.create(model=alias, max_tokens=8, stream=True,
+                                                            messages=[{"role": "user", "content": "ping"}])]
+        streamed = "".join((c.choices[0].delta.content or "") for c in chunks if c.choices)
+        untrusted = None
+        try:  # without the project's CA the same client must refuse the gateway
+            openai.OpenAI(base_url=self.base_url() + "/v1", api_key=self.key, max_retries=0,
+                          http_client=httpx.Client(timeout=HTTP_TIMEOUT)).models.list()
+        except openai.APIConnectionError as error:
+            untrusted = repr(error.__cause__ or error)
+        return {"models": listed, "completion": reply.choices[0].message.content, "completion_model": reply.model,
+                "stream_chunks": len(chunks), "streamed": streamed, "without_ca": untrusted}
 
     def install_collection(self):
         # --no-deps: galaxy.yml depends on community.general (the wheelhouse role only), which the
@@ -338,7 +435,7 @@ class Consumer:
         self.notes["platform"] = self.on_gw(
             ". /etc/os-release; echo $ID $VERSION_ID; readlink -f /opt/litellm/venvs/*/bin/python").stdout.split()
         self.playbook("enforce-rerun", "litellm_enforce")
-        self.playbook("smoke", "litellm_smoke", "-e", "hx_litellm_smoke_base_url=http://%s:4000" % self.ip(self.gw))
+        self.playbook("smoke", "litellm_smoke", "-e", "hx_litellm_smoke_base_url=%s" % self.base_url())
         self.notes["timeout_before_change"] = self.router_timeout()
         self.playbook("change-timeout", "litellm_enforce", "-e", "hx_litellm_proxy_timeout=45")
         self.notes["timeout_after_change"] = self.router_timeout()
@@ -350,15 +447,48 @@ class Consumer:
             return
         self.playbook("enforce-after-rollback", "litellm_enforce")
         self.notes["timeout_at_end"] = self.router_timeout()
+        if not self.ok("enforce-after-rollback"):
+            return
+        self.rotate_certificate()
+
+    def rotate_certificate(self):
+        """A certificate renewal as ops do it: a new key in the vault, the new certificate beside the
+        inventory, and a rerun; what the gateway served before and after, and how fast it handshakes."""
+        self.notes["served_before_rotation"] = self.served_certificate()
+        self.notes["handshakes"] = self.handshakes()
+        self.issue_certificate("gw-renewed")
+        self.write_vault()
+        self.playbook("rotate-certificate", "litellm_enforce")
+        self.notes["served_after_rotation"] = self.served_certificate()
+        self.notes["openai"] = self.openai_client()
+        if not self.ok("rotate-certificate"):
+            return
+        # HTTPS off (certificate and key emptied), then the rollback playbook back to HTTPS: the
+        # snapshots carry the certificate, key and CA across the switch, file for file.
+        self.playbook("https-off", "litellm_enforce", "-e",
+                      json.dumps({"hx_litellm_proxy_tls_cert": "", "hx_litellm_proxy_tls_key": ""}))
+        self.notes["after_https_off"] = {
+            "files": self.on_gw("ls /etc/litellm").stdout.split(),
+            "plain": http("http://%s:4000/health/readiness" % self.ip(self.gw))[0]}
+        if self.ok("https-off"):
+            self.playbook("rollback-to-https", "litellm_rollback")
+            self.notes["after_rollback_to_https"] = {
+                "files": self.on_gw("ls /etc/litellm").stdout.split(),
+                "served": self.served_certificate() if self.ok("rollback-to-https") else None}
+        self.say("TLS %s: new connection %.1f ms, kept connection %.1f ms (x%.2f); rotation run %.1fs; openai: %d models, "
+                 "%d stream chunks" % (self.notes["served_after_rotation"][1], self.notes["handshakes"]["new_connection_ms"],
+                                       self.notes["handshakes"]["kept_connection_ms"], self.notes["handshakes"]["ratio"],
+                                       self.runs["rotate-certificate"].seconds, len(self.notes["openai"]["models"]),
+                                       self.notes["openai"]["stream_chunks"]))
 
     def run_all(self):
         """Project, hosts, lifecycle; whatever happens, the record in .artifacts/consumer-<v>.json."""
         with _slots:
             self.started = time.monotonic()
             try:
+                self.create_hosts()  # first: the project's certificate names the gateway's address
                 self.write_project()
                 self.install_collection()
-                self.create_hosts()
                 self.lifecycle()
             except Exception:  # noqa: BLE001 - reported by the tests, with the traceback
                 self.error = traceback.format_exc()
@@ -398,6 +528,7 @@ class Consumer:
             "steps": steps,
             "wall_seconds": round((self.finished or time.monotonic()) - (self.started or time.monotonic()), 1),
             "concurrent_lifecycles": JOBS,
+            "tls_handshakes": self.notes.get("handshakes"),
             "error": self.error,
         }
         ARTIFACTS.mkdir(exist_ok=True)

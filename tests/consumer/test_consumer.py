@@ -7,7 +7,11 @@ inventory, group_vars beside it with the two models and the vaulted master key, 
 for the gateways, and the installed collection; the docker connection comes from the venv's
 `ansible` package. Each version gets its own hosts (hxc-<v>-gw, hxc-<v>-llm on network hxc-<v>)
 and runs: preflight (GO), enforce --check --diff (host untouched), enforce, enforce again
-(changed=0), smoke (GO), a change (timeout 45), rollback (timeout back), enforce (changed=0).
+(changed=0), smoke (GO), a change (timeout 45), rollback (timeout back), enforce (changed=0), then a
+certificate renewal (a new key in the vault, one restart), the OpenAI client over HTTPS, HTTPS
+switched off and the rollback playbook back to it. The
+gateway serves HTTPS with a certificate from the project's own CA (tests/support/pki.py), for its
+name and address.
 The lifecycles start when collection ends and run in a thread beside the rest of the suite, one
 after the other (HX_CONSUMER_JOBS=2: both at once); each version's tests wait for theirs and assert on what it recorded.
 Records: .artifacts/consumer-<v>.json. HX_KEEP_HOSTS=1 keeps the containers."""
@@ -199,14 +203,14 @@ def test_the_gateway_gets_the_interpreter_of_its_platform(consumer):
 def test_models_from_the_control_node(consumer):
     c = consumer
     step(c, "enforce")
-    url = "http://%s:4000/v1/models" % c.ip(c.gw)
+    url = "%s/v1/models" % c.base_url()
     with explained(c):
-        status, body = hc.http(url, c.key)
+        status, body = hc.http(url, c.key, cafile=c.ca_file)
         assert status == 200, (status, body)
         assert {m["id"] for m in body["data"]} == set(hc.MODELS), body
-        status, _ = hc.http(url)
+        status, _ = hc.http(url, cafile=c.ca_file)
         assert status == 401, "without the key: %s" % status
-        status, _ = hc.http(url, "sk-" + "0" * 48)
+        status, _ = hc.http(url, "sk-" + "0" * 48, cafile=c.ca_file)
         print("%s /v1/models with a wrong key: HTTP %s" % (c.version, status))
         assert status in (400, 401), "with a wrong key: %s" % status
 
@@ -238,6 +242,74 @@ def test_enforce_after_the_rollback_changes_nothing(consumer):
     with explained(c, "enforce-after-rollback"):
         assert run.recap(c.gw)["changed"] == 0, "enforce on the rolled-back host changed: %s" % changed
         assert float(c.notes["timeout_at_end"]) == 30.0
+
+
+def same_certificate(pem_a, pem_b):
+    import ssl
+    return ssl.PEM_cert_to_DER_cert(pem_a) == ssl.PEM_cert_to_DER_cert(pem_b)
+
+
+def test_the_gateway_serves_https_that_the_projects_ca_verifies(consumer):
+    """Every step spoke HTTPS: readiness waits, verify, preflight, smoke and rollback verified the
+    certificate with the CA the project names (a failed verification fails them)."""
+    c = consumer
+    succeeded(c, "enforce-after-rollback")
+    with explained(c):
+        served, version = c.notes["served_before_rotation"]
+        assert same_certificate(served, c.certificates[0]) and version in ("TLSv1.2", "TLSv1.3"), version
+        unit = c.on_gw("systemctl cat litellm").stdout
+        assert "--ssl_certfile_path /etc/litellm/tls.crt --ssl_keyfile_path /etc/litellm/tls.key" in unit
+        assert c.on_gw("stat -c '%a %U:%G' /etc/litellm/tls.key").stdout.split() == ["640", "root:litellm"]
+    for name in ("enforce", "change-timeout", "rollback"):
+        waits = step(c, name).on(c.gw, action="hx.litellm.gateway_ready")
+        assert waits and all(w["result"].get("ready") for w in waits), name
+        assert all(w["result"]["url"].startswith("https://%s:4000" % c.gw) for w in waits), name
+    smoke = json.loads(bundles(c, "litellm_smoke")[0].read_text())
+    assert smoke["measured"]["base_url"].startswith("https://") and smoke["measured"]["tls"] is True, smoke["measured"]
+    preflight = json.loads(bundles(c, "litellm_preflight")[0].read_text())
+    tls = [r for r in preflight["checks"] if r["check"] == "tls"]
+    assert [r["status"] for r in tls] == ["PASS"] and c.gw in tls[0]["detail"], tls
+    print("%s: %s" % (c.version, tls[0]["detail"]))
+
+
+def test_a_certificate_rotation_is_a_vault_edit_and_a_rerun_with_one_restart(consumer):
+    c = consumer
+    run = succeeded(c, "rotate-certificate")
+    with explained(c, "rotate-certificate"):
+        restarts = [t for t in run.on(c.gw, status="changed") if t["handler"] and t["task"].endswith(" : Restart litellm")]
+        assert len(restarts) == 1, "restarts: %s" % restarts
+        changed = sorted(t["task"] for t in run.on(c.gw, status="changed") if not t["handler"])
+        assert any("certificate" in t for t in changed) and any("private key" in t for t in changed), changed
+        served, _version = c.notes["served_after_rotation"]
+        assert same_certificate(served, c.certificates[-1]) and not same_certificate(served, c.certificates[0])
+        ready = run.on(c.gw, action="hx.litellm.gateway_ready")[-1]["result"]["elapsed"]
+        print("%s: rotation run %.1fs, the new certificate ready %.1fs after the restart; handshakes %s"
+              % (c.version, run.seconds, ready, c.notes["handshakes"]))
+        assert c.notes["handshakes"]["ratio"] and c.notes["handshakes"]["ratio"] > 0
+
+
+def test_https_switched_off_and_rolled_back_on_carries_its_files(consumer):
+    c = consumer
+    off = succeeded(c, "https-off")
+    with explained(c, "https-off"):
+        after = c.notes["after_https_off"]
+        assert after["plain"] == 200 and not [f for f in after["files"] if f.startswith("tls")], after
+        assert off.on(c.gw, action="hx.litellm.gateway_ready")[-1]["result"]["url"].startswith("http://127.0.0.1:")
+    back = succeeded(c, "rollback-to-https")
+    with explained(c, "rollback-to-https"):
+        restored = back.on(c.gw, action="hx.litellm.gateway_release", status="changed")[0]["result"]["restored"]
+        assert {"/etc/litellm/tls.crt", "/etc/litellm/tls.key", "/etc/litellm/tls-ca.crt"} <= set(restored), restored
+        served, _version = c.notes["after_rollback_to_https"]["served"]
+        assert same_certificate(served, c.certificates[-1])
+
+
+def test_an_openai_client_lists_completes_and_streams_over_https(consumer):
+    c = consumer
+    succeeded(c, "rotate-certificate")
+    found = c.notes["openai"]
+    assert found["models"] == sorted(hc.MODELS), found
+    assert found["completion"] and found["stream_chunks"] > 1 and found["streamed"], found
+    assert found["without_ca"] and "CERTIFICATE_VERIFY_FAILED" in found["without_ca"], found["without_ca"]
 
 
 def test_evidence_lands_beside_the_inventory(consumer):
@@ -272,3 +344,16 @@ def test_the_master_key_is_never_shown(consumer):
     assert files
     leaked = [str(p.relative_to(c.project)) for p in files if c.key.encode() in p.read_bytes()]
     assert not leaked, "the master key is in evidence files %s" % leaked
+
+
+def test_the_listeners_private_keys_are_never_shown(consumer):
+    c = consumer
+    assert len(c.tls_keys) == 2, c.tls_keys and len(c.tls_keys)
+    # The base64 body of each key, whole or line by line.
+    bodies = [line for key in c.tls_keys for line in key.splitlines() if line and not line.startswith("-----")]
+    assert bodies
+    shown = [name for name, run in c.runs.items() if any(b in run.stdout for b in bodies)]
+    assert not shown, "a TLS key appears in the output of %s" % shown
+    files = [p for p in c.evidence.rglob("*") if p.is_file()]
+    leaked = [str(p.relative_to(c.project)) for p in files if any(b.encode() in p.read_bytes() for b in bodies)]
+    assert not leaked, "a TLS key is in evidence files %s" % leaked

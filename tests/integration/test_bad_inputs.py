@@ -5,10 +5,25 @@ another they leave the host byte-identical and serving, and a good run after the
 import concurrent.futures
 import json
 import re
+import tempfile
 
 import pytest
 
 from default_gateway import GATEWAY
+from pki import CA
+
+# Certificates for the HTTPS listener, made with openssl: the gateway is called by its inventory name.
+_PKI = tempfile.mkdtemp(prefix="hx-bad-tls-")
+_CA, _OTHER_CA = CA(_PKI + "/ca"), CA(_PKI + "/other", name="another CA")
+_CERT, _KEY = _CA.issue("good", [GATEWAY])
+_OTHER_KEY = _CA.issue("other", [GATEWAY])[1]
+_EXPIRED = _CA.issue("expired", [GATEWAY], start="20240101000000Z", end="20250101000000Z")
+_WRONG_NAME = _CA.issue("wrong-name", ["gw99.example.com", "192.0.2.99"])
+_FOREIGN = _OTHER_CA.issue("foreign", [GATEWAY])
+
+
+def _tls(cert, key, ca=None):
+    return {"hx_litellm_proxy_tls_cert": cert, "hx_litellm_proxy_tls_key": key, "hx_litellm_proxy_tls_ca": ca or _CA.pem()}
 
 # A login account that exists on the host before the role runs, as on a real server.
 LOGIN_ACCOUNT = "alice"
@@ -87,10 +102,19 @@ BAD_INPUTS = {
                              "value of hx_litellm_proxy_open_pages must be one or more of: docs, redoc, openapi, admin_ui"),
     "peer that is not an address": ({"hx_litellm_proxy_ip_allow": ["10.0.0.0/8", "999.1.1.1"]},
                                     "hx_litellm_proxy_ip_allow has ['999.1.1.1'], which are not IP addresses or CIDRs; fix:"),
+    "TLS key not the certificate's": (_tls(_CERT, _OTHER_KEY),
+                                      "hx_litellm_proxy_tls_key is not the key of hx_litellm_proxy_tls_cert"),
+    "TLS certificate expired": (_tls(*_EXPIRED), "hx_litellm_proxy_tls_cert expired on 2025-01-01"),
+    "TLS certificate for other names": (_tls(*_WRONG_NAME),
+                                        "hx_litellm_proxy_tls_cert does not cover %s (its subjectAltName holds "
+                                        "gw99.example.com, 192.0.2.99)" % GATEWAY),
+    "TLS certificate from another CA": (_tls(*_FOREIGN), "hx_litellm_proxy_tls_cert is not issued by hx_litellm_proxy_tls_ca"),
+    "TLS key without a certificate": ({"hx_litellm_proxy_tls_key": _KEY},
+                                      "hx_litellm_proxy_tls_key is set but hx_litellm_proxy_tls_cert is empty"),
     "proxy URL with credentials": ({"hx_litellm_proxy_environment": {"HTTPS_PROXY": "http://u:pw@proxy:3128"}},
                                    "hx_litellm_proxy_environment ['HTTPS_PROXY'] holds credentials in a URL"),
 }
-SECRET_VARIABLES = ("hx_litellm_proxy_master_key", "hx_litellm_proxy_redis_password")
+SECRET_VARIABLES = ("hx_litellm_proxy_master_key", "hx_litellm_proxy_redis_password", "hx_litellm_proxy_tls_key")
 # Phase files that change the host: none of their tasks may run for a refused input.
 CHANGING_PHASES = ("install.yml", "configure.yml", "service.yml", "backup.yml")
 
@@ -108,7 +132,9 @@ def refused_before_the_host_changed(run, case, extra, message):
         assert not run.ran(GATEWAY, phase), "%s: %s ran although the input is refused" % (case, phase)
     for name in SECRET_VARIABLES:
         if extra.get(name):
-            assert extra[name] not in run.stdout, "the bad value of %s was printed" % name
+            # A PEM key line by line: any line of its body printed is a leak.
+            for part in [extra[name]] + [line for line in extra[name].splitlines() if len(line) > 16]:
+                assert part not in run.stdout, "the bad value of %s was printed" % name
     assert "u:pw@" not in run.stdout, "the proxy credentials were printed"
 
 

@@ -1,26 +1,17 @@
-"""What a deployed gateway answers without a key: every route of the installed LiteLLM app
-(enumerated from the gateway's venv, so a new release's routes are swept too), called without a
-key and with a wrong key. Every answer that is not a refusal must be in the allowlist of
-docs/hardening.md, which says why each route is open; and every allowlist row must still match
-an open route, so the list cannot rot."""
+"""What a deployed gateway answers without a key: the smoke gate sweeps every route of the installed
+LiteLLM app (module hx.litellm.gateway_surface, enumerated from the gateway's venv, so a new release's
+routes are swept too), without a key and with a wrong key, and records the figure in its evidence.
+Every answer that is not a refusal must be in the allowlist of docs/hardening.md, which says why each
+route is open; and every allowlist row must still match an open route, so the list cannot rot."""
 
 import fnmatch
 import json
 import re
-import subprocess
 
 from default_gateway import GATEWAY, PINNED
 from scenario import ARTIFACTS, ROOT
 
-SWEEP = ROOT / "tests/support/route_sweep.py"
 HARDENING = ROOT / "docs/hardening.md"
-# Refusals: no key or a wrong key is turned away. Without a database LiteLLM cannot look a key up and
-# refuses an unknown one with 400 no_db_connection.
-REFUSED = {401, 403, 404, 405}
-
-
-def refused(status, kind):
-    return status in REFUSED or (status == 400 and kind == "no_db_connection")
 
 
 def allowlist():
@@ -35,39 +26,42 @@ def allowlist():
     return rows
 
 
-def sweep(gw):
-    # Through stdin: the test hosts' /tmp is a tmpfs, which docker cp cannot write into.
-    copied = subprocess.run(["docker", "exec", "-i", GATEWAY, "sh", "-c", "cat > /root/route_sweep.py"],
-                            input=SWEEP.read_text(), capture_output=True, text=True)
-    assert copied.returncode == 0, copied.stderr
-    proc = gw.on_gateway("/opt/litellm/venvs/%s/bin/python /root/route_sweep.py http://127.0.0.1:4000" % PINNED)
-    assert "ROUTES-JSON" in proc.stdout, proc.stdout[-2000:] + proc.stderr[-2000:]
-    return json.loads(proc.stdout.split("ROUTES-JSON\n", 1)[1])
+def listed(entry, rows):
+    return any(fnmatch.fnmatchcase("%s %s" % (entry["method"], entry["route"]), pattern) for pattern, _ in rows)
 
 
-def test_without_a_key_only_the_documented_routes_answer(gateway):
-    import default_gateway as gw
+def test_without_a_key_only_the_documented_routes_answer_and_the_smoke_evidence_says_so(gateway):
     rows = allowlist()
     assert rows, "docs/hardening.md has no allowlist table"
-    probes = sweep(gw)
-    open_none = [p for p in probes if not refused(p["none"], p["none_kind"])]
-    open_wrong = [p for p in probes if not refused(p["wrong"], p["wrong_kind"])]
-    figures = {"release": PINNED, "probed": len(probes), "open_without_key": len(open_none),
+    run = gateway.playbook("litellm_smoke", "-e", "hx_litellm_smoke_base_url=http://%s:4000" % gateway.ip(),
+                           "-e", "hx_litellm_smoke_fanout_requests=0", label="smoke-surface")
+    assert run.returncode == 0, "smoke rejected the lab gateway (output above)"
+    swept = run.on(GATEWAY, action="hx.litellm.gateway_surface")
+    assert len(swept) == 1 and swept[0]["status"] == "ok", swept
+    result = swept[0]["result"]
+    open_none, open_wrong = result["open_without_key"], result["open_with_wrong_key"]
+    figures = {"release": result["release"], "probed": result["probed"], "open_without_key": len(open_none),
                "open_with_wrong_key": len(open_wrong)}
     ARTIFACTS.mkdir(exist_ok=True)
-    (ARTIFACTS / "route-sweep.json").write_text(json.dumps(dict(figures, probes=probes), indent=1))
+    (ARTIFACTS / "route-sweep.json").write_text(json.dumps(dict(figures, open=open_none, wrong=open_wrong), indent=1))
     print("route sweep of LiteLLM %(release)s: %(probed)d routes probed, %(open_without_key)d open without a key, "
           "%(open_with_wrong_key)d answering a wrong key with something else than a refusal" % figures)
-    assert len(probes) > 300, "the sweep found only %d routes: the enumeration missed the included routers" % len(probes)
-    unlisted = ["%s %s -> %s/%s" % (p["method"], p["route"], p["none"], p["wrong"]) for p in open_none + open_wrong
-                if not any(fnmatch.fnmatchcase("%s %s" % (p["method"], p["route"]), pattern) for pattern, _ in rows)]
+    assert result["release"] == PINNED
+    assert result["probed"] > 300, "the sweep found only %d routes: the enumeration missed the included routers" % result["probed"]
+    unlisted = ["%s %s -> %s" % (p["method"], p["route"], p["status"]) for p in open_none + open_wrong if not listed(p, rows)]
     assert not unlisted, "open without a valid key and not in docs/hardening.md: %s" % sorted(set(unlisted))
     stale = [pattern for pattern, _ in rows
              if not any(fnmatch.fnmatchcase("%s %s" % (p["method"], p["route"]), pattern) for p in open_none + open_wrong)]
     assert not stale, "allowlist rows no open route matches any more (remove them): %s" % stale
     # What the closed pages were: the docs, redoc and the 2 MB OpenAPI schema.
-    closed = {(p["method"], p["route"]): p["none"] for p in probes}
-    assert closed[("GET", "/openapi.json")] == 404 and closed[("GET", "/redoc")] == 404
-    assert "swagger" not in gw.on_gateway("curl -s http://127.0.0.1:4000/").stdout.lower()
-    # The documented figures are the measured ones.
+    answering = {(p["method"], p["route"]) for p in open_none}
+    assert ("GET", "/openapi.json") not in answering and ("GET", "/redoc") not in answering
+    for page in ("/openapi.json", "/redoc"):
+        status = gateway.on_gateway("curl -s -o /dev/null -w '%%{http_code}' http://127.0.0.1:4000%s" % page).stdout
+        assert status == "404", (page, status)
+    assert "swagger" not in gateway.on_gateway("curl -s http://127.0.0.1:4000/").stdout.lower()
+    # The smoke evidence carries the figure; the documented figures are the measured ones.
+    bundles = sorted((gateway.S.evidence / "litellm_smoke").glob("*/%s/summary.json" % GATEWAY))
+    surface = json.loads(bundles[-1].read_text())["measured"]["surface"]
+    assert {k: surface[k] for k in figures} == figures, surface
     assert "%(probed)d routes probed, %(open_without_key)d open without a key" % figures in HARDENING.read_text(), figures

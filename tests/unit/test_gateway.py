@@ -31,7 +31,8 @@ def test_paths_follow_the_install_and_config_directories_and_the_version():
     assert g["paths"]["checker"] == "/srv/litellm/libexec/check_config.py"
     assert g["paths"]["config_file"] == "/etc/gw/config.yaml"
     assert g["release_files"] == ["/etc/gw/config.yaml", "/etc/gw/litellm.env", "/etc/systemd/system/litellm.service"]
-    assert g["secret_files"] == ["/etc/gw/litellm.env"]
+    assert g["secret_files"] == ["/etc/gw/litellm.env", "/etc/gw/tls.key"]
+    assert g["optional_files"] == ["/etc/gw/tls.crt", "/etc/gw/tls.key", "/etc/gw/tls-ca.crt"]
     assert g["service"] == "litellm" and g["paths"]["state_dir"] == "/var/lib/litellm"
 
 
@@ -51,6 +52,29 @@ def test_pins_and_packages_follow_the_version_and_python():
 def test_the_host_probes_where_the_proxy_listens_and_clients_call_its_inventory_address(host, probe, url):
     g = describe(host=host, port=4001)
     assert g["probe_url"] == probe and g["url"] == url and g["port"] == 4001
+
+
+@pytest.mark.parametrize("host, probe, names", [
+    ("0.0.0.0", "https://192.168.10.5:4001", ["192.168.10.5"]),
+    ("10.1.2.3", "https://10.1.2.3:4001", ["192.168.10.5", "10.1.2.3"]),
+])
+def test_https_is_probed_where_the_certificate_names_it_and_verified_with_its_ca(host, probe, names):
+    g = describe(host=host, port=4001, tls=True, tls_ca="CA PEM")
+    assert g["probe_url"] == probe and g["url"] == "https://192.168.10.5:4001" and g["tls_names"] == names
+    assert g["probe_ca"] == "/etc/litellm/tls-ca.crt" and g["tls_ca_pem"] == "CA PEM"
+    plain = describe(tls_ca="CA PEM")
+    assert plain["tls_names"] == [] and plain["probe_ca"] == "" and plain["tls_ca_pem"] == ""
+    assert plain["optional_files"] == g["optional_files"] and plain["secret_files"] == g["secret_files"]
+
+
+def test_the_live_unit_says_whether_it_serves_https_and_where_the_host_probes_it():
+    from ansible_collections.hx.litellm.plugins.filter.unit_endpoint import unit_endpoint
+    line = "ExecStart=/opt/litellm/venvs/1.106.2/bin/litellm --config c --host 0.0.0.0 --port 4001"
+    assert unit_endpoint(line, "gw01")["probe_url"] == "http://127.0.0.1:4001"
+    assert unit_endpoint(line, "gw01", "/etc/litellm/tls-ca.crt")["probe_ca"] == ""
+    tls = unit_endpoint(line + " --ssl_certfile_path /etc/litellm/tls.crt --ssl_keyfile_path /etc/litellm/tls.key",
+                        "gw01", "/etc/litellm/tls-ca.crt")
+    assert tls["tls"] and tls["probe_url"] == "https://gw01:4001" and tls["probe_ca"] == "/etc/litellm/tls-ca.crt"
 
 
 def test_an_alias_is_served_by_its_own_backends_else_by_all_without_trailing_slashes():

@@ -31,7 +31,7 @@ def host(tmp_path):
                 handle.write(text)
 
     params = {"backup_dir": str(tmp_path / "backups"), "files": files, "secret_files": [files[1]], "keep": 5,
-              "target": "previous", "venvs_dir": "", "ready_seconds": None}
+              "target": "previous", "venvs_dir": "", "ready_seconds": None, "optional_files": []}
     return write, params, files
 
 
@@ -142,3 +142,32 @@ def test_a_snapshot_keeps_how_long_its_state_took_to_be_ready(host):
     run("save", params, ready_seconds=30.0)
     restored = run("restore", params, target="previous")
     assert restored["snapshot"] == first["snapshot"] and restored["ready_seconds"] == 9.0
+
+
+def test_switching_https_on_or_off_rolls_back_file_for_file_without_showing_the_key(host, tmp_path):
+    """The listener's certificate and key are optional files: a snapshot holds them when they existed,
+    a restore removes those its snapshot lacks, and the key's content never reaches a diff."""
+    write, params, files = host
+    tls = [str(tmp_path / "etc" / name) for name in ("tls.crt", "tls.key")]
+    params = dict(params, optional_files=tls, secret_files=[files[1], tls[1]])
+    write("plain")
+    plain = run("save", params)["snapshot"]
+    write("https")
+    for path, text in zip(tls, ("CERT\n", "-----BEGIN PRIVATE KEY-----\nSECRETBODY\n")):
+        with open(path, "w") as handle:
+            handle.write(text)
+    https = run("save", params)
+    assert https["changed"] and https["snapshot"] != plain
+    # HTTPS -> plain: back to the plain state, the certificate and key gone with it.
+    back = run("restore", params, target=plain)
+    assert sorted(back["restored"]) == sorted([files[0]] + tls)
+    assert not any(os.path.exists(p) for p in tls) and content(files[0]) == "plain"
+    # plain -> HTTPS (a rollback of a change that turned HTTPS off): the files come back, the key hidden.
+    module = FakeModule()
+    result = dict(changed=False, snapshot=None, snapshots=[], restored=[], pruned=[], set_aside=[], ready_seconds=None)
+    mod.restore(module, dict(params, target=https["snapshot"]), result)
+    assert content(tls[1]).endswith("SECRETBODY\n") and content(files[0]) == "https"
+    assert "SECRETBODY" not in str(result)
+    # The live state matches its snapshot again, so a step back goes to the plain one.
+    assert run("save", params)["snapshot"] == https["snapshot"]
+    assert run("restore", params, check_mode=True)["snapshot"] == plain
