@@ -37,6 +37,10 @@ SYSTEM_BUNDLE = "/etc/ssl/certs/ca-certificates.crt"
 # it a request with no key gets 500, not 401. The Python package imports without Prisma's
 # engines, which are never downloaded.
 PRISMA_PIN = "prisma==0.15.0"
+# LiteLLM's Prometheus callback imports it; litellm[proxy] does not pull it in (only its
+# proxy-runtime extra does, with this range). In every lock, so metrics can be turned on by a
+# variable without another install.
+PROMETHEUS_CLIENT = "prometheus-client>=0.20.0,<1.0"
 
 # Providers the collection renders. ollama_chat calls Ollama's /api/chat; ollama calls
 # /api/generate with a templated prompt; hosted_vllm and openai speak the OpenAI wire
@@ -283,7 +287,7 @@ def describe(inputs):
         "python_version": python_version,
         "packages": [python, "%s-venv" % python, "python3-packaging", "ca-certificates"],
         # What a lock is resolved from; the venv is installed from the lock, never from these.
-        "pip_packages": ["litellm[proxy]==%s" % version, PRISMA_PIN],
+        "pip_packages": ["litellm[proxy]==%s" % version, PRISMA_PIN, PROMETHEUS_CLIENT],
         "lock_name": lock_name(version, python_version),
         "user": str(inputs["user"]),
         "account_comment": ACCOUNT_COMMENT,
@@ -309,6 +313,9 @@ def describe(inputs):
             "backup_dir": str(inputs["backup_dir"]).rstrip("/") or "/",
             "ca_file": CA_FILE,
             "system_bundle": SYSTEM_BUNDLE,
+            # Each worker's Prometheus counters, added up by the one that answers a scrape; under
+            # RuntimeDirectory=, so every start begins from zero.
+            "metrics_dir": "/run/%s/prometheus" % SERVICE,
             "tls_cert": tls_files["tls_cert"],
             "tls_key": tls_files["tls_key"],
             "tls_ca": tls_files["tls_ca"],
