@@ -27,7 +27,7 @@ options:
     description:
       - The inputs; keys C(version), C(python), C(user), C(group), C(install_dir), C(config_dir),
         C(backup_dir), C(host), C(port), C(backends), C(models), C(client_host), C(tls) (whether the
-        listener serves HTTPS; optional, default false) and C(tls_ca) (the PEM of the CA clients verify it with).
+        listener serves HTTPS; optional, default false), C(metrics) (optional, default false) and C(tls_ca) (the PEM of the CA clients verify it with).
     type: dict
     required: true
 """
@@ -48,7 +48,7 @@ _value:
       C(user), C(account_comment), C(group), C(service), C(paths) (install_dir, venvs_dir, venv, bin, venv_python, checker,
       wheelhouse_dir, config_dir, config_file, env_file, unit_file, state_dir, cache_dir, backup_dir,
       ca_file, system_bundle, metrics_dir, tls_cert, tls_key, tls_ca), C(release_files), C(optional_files), C(secret_files), C(host), C(port),
-      C(client_host), C(tls), C(tls_ca_pem), C(scheme), C(tls_names), C(probe_host), C(probe_base), C(probe_url), C(probe_ca),
+      C(client_host), C(metrics), C(tls), C(tls_ca_pem), C(scheme), C(tls_names), C(probe_host), C(probe_base), C(probe_url), C(probe_ca),
       C(url), C(aliases), C(deployments) (alias, provider, model, api_base),
       C(backends) (per alias, its api_base URLs) and C(ollama_api_base).
   type: dict

@@ -330,6 +330,8 @@ def describe(inputs):
         "host": host,
         "port": port,
         "client_host": client_host,
+        # Whether the gateway serves Prometheus metrics (/metrics/, behind the master key).
+        "metrics": bool(inputs.get("metrics")),
         "tls": tls,
         # The CA clients verify the listener with, for the roles that call it as clients do.
         "tls_ca_pem": str(inputs.get("tls_ca") or "") if tls else "",
