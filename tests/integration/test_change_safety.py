@@ -196,7 +196,9 @@ def test_a_gateway_stopped_by_hand_comes_back_on_its_last_known_good_state_after
 
 def test_an_upgrade_to_a_version_missing_from_the_index_leaves_the_service_untouched(gateway, tmp_path):
     # A site lock for a release the index does not have: validate lets it through, pip fails on the host.
-    (tmp_path / "litellm-1.106.999-py3.11.txt").write_text("litellm==1.106.999 \\\n    --hash=sha256:%s\n" % ("0" * 64))
+    # (The lab serves metrics, so a lock must name prometheus-client to pass validate.)
+    (tmp_path / "litellm-1.106.999-py3.11.txt").write_text(
+        "".join("%s \\\n    --hash=sha256:%s\n" % (pin, "0" * 64) for pin in ("litellm==1.106.999", "prometheus-client==0.26.0")))
     before = gateway.live_files()
     started = gateway.started_at()
     run = gateway.enforce(label="bad-version", hx_litellm_proxy_version="1.106.999", hx_litellm_proxy_lock_dir=str(tmp_path))
