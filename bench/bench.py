@@ -39,6 +39,8 @@ def deployed(unit_path, config_path):
     """The tuned settings: the deployed unit's ExecStart flags and environment, the config's router settings."""
     unit = open(unit_path).read()
     execstart = re.search(r"^ExecStart=(.*)$", unit, re.M).group(1).split()
+    # From the litellm executable on: with JSON logs the venv's python runs it through a wrapper.
+    execstart = execstart[[os.path.basename(word) for word in execstart].index("litellm"):]
     flags = {}
     for i, word in enumerate(execstart):
         if word.startswith("--") and word not in ("--config", "--host", "--port"):

@@ -46,7 +46,7 @@ _value:
   description:
     - The description; keys C(version), C(python), C(python_version), C(packages), C(pip_packages),
       C(user), C(account_comment), C(group), C(service), C(paths) (install_dir, venvs_dir, venv, bin, venv_python, checker,
-      wheelhouse_dir, config_dir, config_file, env_file, unit_file, state_dir, cache_dir, backup_dir,
+      json_lines, wheelhouse_dir, config_dir, config_file, env_file, unit_file, state_dir, cache_dir, backup_dir,
       ca_file, system_bundle, metrics_dir, tls_cert, tls_key, tls_ca), C(release_files), C(optional_files), C(secret_files), C(host), C(port),
       C(client_host), C(metrics), C(tls), C(tls_ca_pem), C(scheme), C(tls_names), C(probe_host), C(probe_base), C(probe_url), C(probe_ca),
       C(url), C(aliases), C(deployments) (alias, provider, model, api_base),

@@ -223,6 +223,15 @@ def path_problem(value, service_reads=True):
     return None
 
 
+def proxy_argv(argv):
+    """The proxy's own command line within an ExecStart= command: from the litellm executable on,
+    whatever runs it (with JSON logs, the venv's python and the wrapper that turns its lines into JSON)."""
+    for index, word in enumerate(argv):
+        if posixpath.basename(word) == "litellm":
+            return list(argv[index:])
+    return list(argv)
+
+
 def unit_endpoint(text, client_host=None, ca_file=""):
     """The address, port and scheme a rendered or live unit makes the proxy serve on, from ExecStart.
 
@@ -303,6 +312,8 @@ def describe(inputs):
             "locks_dir": "%s/locks" % install_dir,
             "lock_file": "%s/locks/%s" % (install_dir, lock_name(version, python_version)),
             "checker": "%s/libexec/check_config.py" % install_dir,
+            # Between the proxy and the journal when JSON logs are on: every line a JSON object.
+            "json_lines": "%s/libexec/json_lines.py" % install_dir,
             "wheelhouse_dir": "%s/wheelhouse" % install_dir,
             "config_dir": config_dir,
             "config_file": config_file,
@@ -329,6 +340,8 @@ def describe(inputs):
         "secret_files": [env_file, tls_files["tls_key"]],
         "host": host,
         "port": port,
+        # The inventory name: a load balancer lists the gateway under it.
+        "name": str(inputs.get("name") or client_host),
         "client_host": client_host,
         # Whether the gateway serves Prometheus metrics (/metrics/, behind the master key).
         "metrics": bool(inputs.get("metrics")),

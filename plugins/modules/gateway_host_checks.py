@@ -116,7 +116,7 @@ import stat
 import tempfile
 
 from ansible.module_utils.basic import AnsibleModule
-from ansible_collections.hx.litellm.plugins.module_utils.gateway import listen_host_problem, path_problem
+from ansible_collections.hx.litellm.plugins.module_utils.gateway import listen_host_problem, path_problem, proxy_argv
 
 NOLOGIN = ("/usr/sbin/nologin", "/sbin/nologin", "/bin/false", "/usr/bin/false")
 
@@ -257,11 +257,12 @@ class Checks:
                     return False
         except OSError:
             pass
-        argv = []
+        command = []
         for line in text.splitlines():
             if line.startswith("ExecStart="):
-                argv = shlex.split(line[len("ExecStart="):])
-        binary = argv[0] if argv else ""
+                command = shlex.split(line[len("ExecStart="):])
+        # The proxy's own arguments, without the JSON-lines wrapper that may run it.
+        argv = proxy_argv(command)
         directory = tempfile.mkdtemp(prefix="hx-litellm-unit.")
         candidate = os.path.join(directory, os.path.basename(self.p["unit_file"]))
         try:
@@ -272,12 +273,14 @@ class Checks:
             os.unlink(candidate)
             os.rmdir(directory)
         lines = [line for line in (out + err).splitlines() if line.strip()]
-        if binary and not os.path.exists(binary):
-            excused = [line for line in lines if binary in line]
+        # The venv's executables (litellm, and python when it runs the JSON-lines wrapper).
+        absent = [path for path in dict.fromkeys(command[:1] + argv[:1]) if path and not os.path.exists(path)]
+        for path in absent:
+            excused = [line for line in lines if path in line]
             if excused:
                 self.notes.append("the command %s does not exist yet (its venv is built in the install phase)"
-                                  % binary)
-            lines = [line for line in lines if binary not in line]
+                                  % path)
+            lines = [line for line in lines if path not in line]
         ours = [line.replace(candidate, "litellm.service") for line in lines if candidate in line or rc != 0]
         if ours:
             self.problem("the rendered unit", os.path.basename(self.p["unit_file"]),

@@ -121,6 +121,13 @@ def http(url, key=None, cafile=None):
         return status, None
 
 
+def served_by(url, cafile):
+    """Which gateway HAProxy sent a request to (its X-Served-By header), HTTPS verified with cafile."""
+    context = ssl.create_default_context(cafile=str(cafile))
+    with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT, context=context) as answer:
+        return answer.status, answer.headers.get("x-served-by")
+
+
 class Consumer:
     """One version's ops project, its two hosts and what each lifecycle step did."""
 
@@ -199,9 +206,9 @@ class Consumer:
         (p / ".vault-pass").chmod(0o600)
         (p / ".gitignore").write_text(".vault-pass\ncollections/\ninventory/.evidence/\ninventory/.cache/\n")
         (p / "inventory/hosts.ini").write_text(
-            "[litellm]\n%s\n\n[llm]\n%s\n\n[all:vars]\n"
+            "[litellm]\n%s\n\n[llm]\n%s\n\n[litellm_lb]\n%s\n\n[all:vars]\n"
             "ansible_connection=community.docker.docker\nansible_python_interpreter=/usr/bin/python3\n"
-            % (self.gw, self.llm))
+            % (self.gw, self.llm, self.llm))
         # Only what differs from the roles' defaults; the backends derive from [llm]. HTTPS: the
         # certificate and the CA from files beside the inventory, the key from the vault.
         (p / "inventory/group_vars/all/main.yml").write_text(yaml.safe_dump({
@@ -210,6 +217,10 @@ class Consumer:
             "hx_litellm_proxy_tls_cert": "{{ lookup('ansible.builtin.file', inventory_dir ~ '/files/gw.crt') }}",
             "hx_litellm_proxy_tls_key": "{{ vault_hx_litellm_proxy_tls_key }}",
             "hx_litellm_proxy_tls_ca": "{{ lookup('ansible.builtin.file', inventory_dir ~ '/files/ca.crt') }}",
+            # The load balancer ([litellm_lb], HAProxy on the backend host) serves HTTPS too, its own certificate.
+            "hx_litellm_lb_tls_cert": "{{ lookup('ansible.builtin.file', inventory_dir ~ '/files/lb.crt') }}",
+            "hx_litellm_lb_tls_key": "{{ vault_hx_litellm_lb_tls_key }}",
+            "hx_litellm_lb_tls_ca": "{{ lookup('ansible.builtin.file', inventory_dir ~ '/files/ca.crt') }}",
         }, sort_keys=False, explicit_start=True))
         (p / "inventory/group_vars/litellm.yml").write_text(yaml.safe_dump(
             {"hx_litellm_proxy_ca_bundle": CA_BUNDLE}, explicit_start=True))
@@ -217,6 +228,9 @@ class Consumer:
         self.pki = CA(self.workdir / "pki", name="hxc %s internal CA" % self.version)
         (p / "inventory/files/ca.crt").write_text(self.pki.pem())
         self.issue_certificate("gw")
+        self.lb_tls = dict(zip(("cert", "key"), self.pki.issue("lb", [self.llm, self.ip(self.llm)])))
+        self.tls_keys.append(self.lb_tls["key"])
+        (p / "inventory/files/lb.crt").write_text(self.lb_tls["cert"])
         self.write_vault()
 
     def issue_certificate(self, name):
@@ -231,7 +245,8 @@ class Consumer:
         """The vault as `ansible-vault edit` leaves it: the master key and the listener's key, encrypted."""
         vault = self.project / "inventory/group_vars/all/vault.yml"
         vault.write_text(yaml.safe_dump({"vault_hx_litellm_proxy_master_key": self.key,
-                                         "vault_hx_litellm_proxy_tls_key": self.tls["key"]},
+                                         "vault_hx_litellm_proxy_tls_key": self.tls["key"],
+                                         "vault_hx_litellm_lb_tls_key": self.lb_tls["key"]},
                                         explicit_start=True, default_style="|"))
         proc = self.command(self.bin / "ansible-vault", "encrypt", vault)
         assert proc.returncode == 0, "ansible-vault encrypt failed:\n%s" % proc.stdout
@@ -244,10 +259,11 @@ class Consumer:
     def base_url(self):
         return "https://%s:4000" % self.ip(self.gw)
 
-    def served_certificate(self):
-        """The certificate the gateway serves, verified with the project's CA (PEM)."""
+    def served_certificate(self, host=None):
+        """The certificate the gateway (or another host) serves on 4000, verified with the project's CA (PEM)."""
         context = ssl.create_default_context(cafile=str(self.ca_file))
-        with socket_to(self.ip(self.gw), 4000) as raw, context.wrap_socket(raw, server_hostname=self.ip(self.gw)) as tls:
+        address = self.ip(host or self.gw)
+        with socket_to(address, 4000) as raw, context.wrap_socket(raw, server_hostname=address) as tls:
             return ssl.DER_cert_to_PEM_cert(tls.getpeercert(binary_form=True)), tls.version()
 
     def handshakes(self, count=20):
@@ -276,11 +292,15 @@ class Consumer:
         return {"requests": count, "new_connection_ms": round(new_ms, 2), "kept_connection_ms": round(kept_ms, 2),
                 "ratio": round(new_ms / kept_ms, 2) if kept_ms else None}
 
-    def openai_client(self):
+    def lb_url(self):
+        return "https://%s:4000" % self.ip(self.llm)
+
+    def openai_client(self, base_url=None):
         """The openai package as clients use it: list, complete, stream, over HTTPS with the project's CA."""
         import httpx
         import openai
-        client = openai.OpenAI(base_url=self.base_url() + "/v1", api_key=self.key, max_retries=0,
+        base_url = base_url or self.base_url()
+        client = openai.OpenAI(base_url=base_url + "/v1", api_key=self.key, max_retries=0,
                                http_client=httpx.Client(verify=str(self.ca_file), timeout=HTTP_TIMEOUT))
         alias = sorted(MODELS)[0]
         listed = sorted(m.id for m in client.models.list())
@@ -290,7 +310,7 @@ class Consumer:
         streamed = "".join((c.choices[0].delta.content or "") for c in chunks if c.choices)
         untrusted = None
         try:  # without the project's CA the same client must refuse the gateway
-            openai.OpenAI(base_url=self.base_url() + "/v1", api_key=self.key, max_retries=0,
+            openai.OpenAI(base_url=base_url + "/v1", api_key=self.key, max_retries=0,
                           http_client=httpx.Client(timeout=HTTP_TIMEOUT)).models.list()
         except openai.APIConnectionError as error:
             untrusted = repr(error.__cause__ or error)
@@ -461,6 +481,10 @@ class Consumer:
         self.playbook("rotate-certificate", "litellm_enforce")
         self.notes["served_after_rotation"] = self.served_certificate()
         self.notes["openai"] = self.openai_client()
+        self.notes["openai_via_lb"] = self.openai_client(self.lb_url())
+        self.notes["lb"] = {"served": self.served_certificate(self.llm),
+                            "config": docker("exec", self.llm, "cat", "/etc/haproxy/haproxy.cfg").stdout,
+                            "served_by": served_by(self.lb_url() + "/health/readiness", self.ca_file)}
         if not self.ok("rotate-certificate"):
             return
         # HTTPS off (certificate and key emptied), then the rollback playbook back to HTTPS: the

@@ -276,7 +276,8 @@ def test_a_certificate_rotation_is_a_vault_edit_and_a_rerun_with_one_restart(con
     c = consumer
     run = succeeded(c, "rotate-certificate")
     with explained(c, "rotate-certificate"):
-        restarts = [t for t in run.on(c.gw, status="changed") if t["handler"] and t["task"].endswith(" : Restart litellm")]
+        # The one systemd action that changed anything on a converged gateway: the restart.
+        restarts = [t for t in run.on(c.gw, status="changed") if t["action"] == "ansible.builtin.systemd_service"]
         assert len(restarts) == 1, "restarts: %s" % restarts
         changed = sorted(t["task"] for t in run.on(c.gw, status="changed") if not t["handler"])
         assert any("certificate" in t for t in changed) and any("private key" in t for t in changed), changed
@@ -310,6 +311,25 @@ def test_an_openai_client_lists_completes_and_streams_over_https(consumer):
     assert found["models"] == sorted(hc.MODELS), found
     assert found["completion"] and found["stream_chunks"] > 1 and found["streamed"], found
     assert found["without_ca"] and "CERTIFICATE_VERIFY_FAILED" in found["without_ca"], found["without_ca"]
+
+
+def test_the_load_balancer_keeps_https_end_to_end(consumer):
+    """HAProxy ([litellm_lb]) serves clients its own certificate, verified with the project's CA, and
+    calls the HTTPS gateway verifying its certificate and name; the OpenAI client works through it."""
+    c = consumer
+    step(c, "rotate-certificate")
+    lb = c.notes.get("lb")
+    assert lb, "the load balancer was not reached: %s" % c.error
+    served, version = lb["served"]
+    assert same_certificate(served, c.lb_tls["cert"]) and version in ("TLSv1.2", "TLSv1.3")
+    assert "ssl verify required ca-file" in lb["config"] and "verifyhost %s" % c.gw in lb["config"], lb["config"]
+    assert lb["served_by"] == (200, c.gw)
+    via_lb = c.notes["openai_via_lb"]
+    assert via_lb["models"] == sorted(hc.MODELS) and via_lb["stream_chunks"] >= 2, via_lb
+    assert via_lb["without_ca"] and "CERTIFICATE_VERIFY_FAILED" in via_lb["without_ca"], via_lb["without_ca"]
+    # Every enforce set the load balancer up after the gateway; the first installed HAProxy.
+    lb_recap = [r for r in step(c, "enforce").records if r["event"] == "stats"][-1]["hosts"].get(c.llm)
+    assert lb_recap and lb_recap["failures"] == 0 and lb_recap["changed"] >= 1, lb_recap
 
 
 def test_evidence_lands_beside_the_inventory(consumer):
@@ -348,7 +368,8 @@ def test_the_master_key_is_never_shown(consumer):
 
 def test_the_listeners_private_keys_are_never_shown(consumer):
     c = consumer
-    assert len(c.tls_keys) == 2, c.tls_keys and len(c.tls_keys)
+    # The gateway's first and renewed keys, and the load balancer's.
+    assert len(c.tls_keys) == 3, c.tls_keys and len(c.tls_keys)
     # The base64 body of each key, whole or line by line.
     bodies = [line for key in c.tls_keys for line in key.splitlines() if line and not line.startswith("-----")]
     assert bodies

@@ -111,6 +111,12 @@ BAD_INPUTS = {
     "TLS certificate from another CA": (_tls(*_FOREIGN), "hx_litellm_proxy_tls_cert is not issued by hx_litellm_proxy_tls_ca"),
     "TLS key without a certificate": ({"hx_litellm_proxy_tls_key": _KEY},
                                       "hx_litellm_proxy_tls_key is set but hx_litellm_proxy_tls_cert is empty"),
+    "memory limit too small for the workers": ({"hx_litellm_proxy_memory_max_mb": 512},
+                                               "hx_litellm_proxy_memory_max_mb is 512 MiB, less than the 1152 MiB the "
+                                               "service needs with 2 workers"),
+    "MemoryHigh above MemoryMax": ({"hx_litellm_proxy_memory_max_mb": 2048, "hx_litellm_proxy_memory_high_mb": 3000},
+                                   "hx_litellm_proxy_memory_high_mb is 3000 MiB; it must be at least the 1152 MiB the "
+                                   "workers need"),
     "proxy URL with credentials": ({"hx_litellm_proxy_environment": {"HTTPS_PROXY": "http://u:pw@proxy:3128"}},
                                    "hx_litellm_proxy_environment ['HTTPS_PROXY'] holds credentials in a URL"),
 }

@@ -49,7 +49,9 @@ def test_public_variables_are_role_prefixed_and_explained(role):
 
 @pytest.mark.parametrize("role", ROLES, ids=lambda p: p.name)
 def test_every_public_variable_the_role_reads_is_specified(role):
-    _, specs = _load(role)
+    # Any entry point's options count: a tasks_from entry point has inputs of its own.
+    entry_points = yaml.safe_load((role / "meta" / "argument_specs.yml").read_text())["argument_specs"].values()
+    specs = {name for entry in entry_points for name in entry.get("options", {})}
     used = set()
     for path in list(role.rglob("*.yml")) + list(role.rglob("*.j2")):
         if path.name == "argument_specs.yml":

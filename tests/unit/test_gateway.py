@@ -29,6 +29,7 @@ def test_paths_follow_the_install_and_config_directories_and_the_version():
     assert g["paths"]["venv"] == "/srv/litellm/venvs/1.107.0"
     assert g["paths"]["bin"] == "/srv/litellm/venvs/1.107.0/bin/litellm"
     assert g["paths"]["checker"] == "/srv/litellm/libexec/check_config.py"
+    assert g["paths"]["json_lines"] == "/srv/litellm/libexec/json_lines.py"
     assert g["paths"]["config_file"] == "/etc/gw/config.yaml"
     assert g["release_files"] == ["/etc/gw/config.yaml", "/etc/gw/litellm.env", "/etc/systemd/system/litellm.service"]
     assert g["secret_files"] == ["/etc/gw/litellm.env", "/etc/gw/tls.key"]
@@ -71,10 +72,19 @@ def test_the_live_unit_says_whether_it_serves_https_and_where_the_host_probes_it
     from ansible_collections.hx.litellm.plugins.filter.unit_endpoint import unit_endpoint
     line = "ExecStart=/opt/litellm/venvs/1.106.2/bin/litellm --config c --host 0.0.0.0 --port 4001"
     assert unit_endpoint(line, "gw01")["probe_url"] == "http://127.0.0.1:4001"
+    wrapped = line.replace("=", "=/opt/litellm/venvs/1.106.2/bin/python -I /opt/litellm/libexec/json_lines.py ", 1)
+    assert unit_endpoint(wrapped, "gw01") == unit_endpoint(line, "gw01")
     assert unit_endpoint(line, "gw01", "/etc/litellm/tls-ca.crt")["probe_ca"] == ""
     tls = unit_endpoint(line + " --ssl_certfile_path /etc/litellm/tls.crt --ssl_keyfile_path /etc/litellm/tls.key",
                         "gw01", "/etc/litellm/tls-ca.crt")
     assert tls["tls"] and tls["probe_url"] == "https://gw01:4001" and tls["probe_ca"] == "/etc/litellm/tls-ca.crt"
+
+
+def test_the_proxys_own_command_line_is_found_behind_the_json_lines_wrapper():
+    from ansible_collections.hx.litellm.plugins.module_utils.gateway import proxy_argv
+    proxy = ["/opt/litellm/venvs/1.106.2/bin/litellm", "--config", "c", "--port", "4001"]
+    wrapper = ["/opt/litellm/venvs/1.106.2/bin/python", "-I", "/opt/litellm/libexec/json_lines.py"]
+    assert proxy_argv(wrapper + proxy) == proxy and proxy_argv(proxy) == proxy
 
 
 def test_an_alias_is_served_by_its_own_backends_else_by_all_without_trailing_slashes():

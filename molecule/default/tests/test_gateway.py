@@ -164,7 +164,10 @@ def test_venv_is_read_only_to_the_service_user_and_outside_home(host):
     assert probe.rc != 0
     assert host.run("runuser -u litellm -- cat /etc/litellm/config.yaml").rc == 0
     assert host.file("%s/bin/litellm" % VENV).exists
-    assert "ExecStart=%s/bin/litellm " % VENV in host.file("/etc/systemd/system/litellm.service").content_string
+    # The venv's litellm, run directly or, with JSON logs (on in the lab), by the venv's python through the wrapper.
+    execstart = [line for line in host.file("/etc/systemd/system/litellm.service").content_string.splitlines()
+                 if line.startswith("ExecStart=")]
+    assert len(execstart) == 1 and " %s/bin/litellm --config " % VENV in execstart[0].replace("=", " ", 1)
 
 
 def test_the_verified_state_is_kept_as_a_root_only_known_good_snapshot(host):
